@@ -1,0 +1,68 @@
+//! Shadow, compare, canary and roll back a new version of a service, in
+//! process, as tower middleware.
+//!
+//! `tower-shadow` lets a service try a new version — new code or new
+//! configuration — on live traffic before any user depends on it:
+//!
+//! - [`shadow`]: a sampled copy of each request goes to the candidate in the
+//!   background; the client only ever sees the primary's answer, unchanged
+//!   and undelayed.
+//! - [`compare`]: the two answers are compared.
+//! - [`health`]: the verdicts add up in a shared [`Health`](health::Health).
+//! - [`sample`]: which requests are shadowed.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower_shadow::shadow::ShadowLayer;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let stable = Router::new().route("/", get(|| async { "v1" }));
+//! let candidate = Router::new().route("/", get(|| async { "v2" }));
+//!
+//! let layer = ShadowLayer::new(candidate);
+//! let health = layer.health();
+//! let app = stable.layer(layer);
+//!
+//! // Serve `app` as usual (axum::serve); here, one request in-process.
+//! use tower::ServiceExt;
+//! let response = app
+//!     .oneshot(http::Request::get("/").body(axum::body::Body::empty()).unwrap())
+//!     .await
+//!     .unwrap();
+//! let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+//! assert_eq!(body, "v1"); // the user gets the stable answer
+//!
+//! health.idle().await; // the shadow has answered and been compared
+//! let snapshot = health.snapshot();
+//! assert_eq!((snapshot.pairs, snapshot.different), (1, 1));
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! None yet: everything above is always on.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+pub mod compare;
+pub mod exchange;
+pub mod health;
+pub mod sample;
+pub mod shadow;
+
+/// The boxed error type used where services' errors are erased.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub use crate::compare::{Comparator, Comparison, DiffKind, Difference};
+pub use crate::exchange::Exchange;
+pub use crate::health::{Health, HealthSnapshot};
+pub use crate::sample::Sampler;
+pub use crate::shadow::{Shadow, ShadowLayer};

@@ -1,0 +1,362 @@
+//! The bodies the layer hands on: each forwards every frame unchanged and,
+//! for a sampled request, copies what passes (up to the limit) for the shadow.
+
+use crate::exchange::{ErrorKind, Exchange, ExchangeError};
+use crate::health::SkipReason;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Bytes copied from a body as it passes, up to a limit.
+#[derive(Debug)]
+pub(crate) struct Capture {
+    first: Option<Bytes>,
+    rest: BytesMut,
+    len: usize,
+    limit: usize,
+    pub(crate) truncated: bool,
+}
+
+impl Capture {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            first: None,
+            rest: BytesMut::new(),
+            len: 0,
+            limit,
+            truncated: false,
+        }
+    }
+
+    /// Copies `data`, or as much of it as fits; sets `truncated` past the limit.
+    pub(crate) fn push(&mut self, data: &Bytes) {
+        if self.truncated || data.is_empty() {
+            return;
+        }
+        let room = self.limit - self.len;
+        let take = data.len().min(room);
+        // A body that arrives in one chunk (the common case) is kept by
+        // reference, without copying.
+        match self.first.take() {
+            None if self.len == 0 => self.first = Some(data.slice(..take)),
+            first => {
+                if let Some(first) = first {
+                    self.rest.extend_from_slice(&first);
+                }
+                self.rest.extend_from_slice(&data[..take]);
+            }
+        }
+        self.len += take;
+        self.truncated = take < data.len();
+    }
+
+    pub(crate) fn into_bytes(self) -> Bytes {
+        match self.first {
+            Some(first) => first,
+            None => self.rest.freeze(),
+        }
+    }
+}
+
+pin_project! {
+    /// The request body the wrapped services receive.
+    ///
+    /// For the primary it is the client's body, forwarded frame by frame
+    /// unchanged; for a sampled request it also copies the bytes for the
+    /// shadow as the primary reads them, so the primary never waits for the
+    /// copy. For the shadow it is the buffered copy.
+    pub struct RequestBody<B> {
+        #[pin]
+        kind: Kind<B>,
+        tee: Option<Box<RequestTee>>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Stream { #[pin] body: B },
+        Full { data: Option<Bytes> },
+    }
+}
+
+/// Where the copy of a request body goes: to the shadow's task.
+pub(crate) type BodyCopy = oneshot::Sender<Result<Bytes, SkipReason>>;
+
+#[derive(Debug)]
+struct RequestTee {
+    capture: Capture,
+    to_shadow: BodyCopy,
+}
+
+impl RequestTee {
+    fn finish(self) {
+        let _ = self.to_shadow.send(Ok(self.capture.into_bytes()));
+    }
+}
+
+impl<B: Body> RequestBody<B> {
+    /// The client's body, forwarded untouched.
+    pub(crate) fn passthrough(body: B) -> Self {
+        Self {
+            kind: Kind::Stream { body },
+            tee: None,
+        }
+    }
+
+    /// The client's body, copied up to `limit` bytes into `to_shadow`.
+    pub(crate) fn teed(body: B, limit: usize, to_shadow: BodyCopy) -> Self {
+        if body.is_end_stream() {
+            let _ = to_shadow.send(Ok(Bytes::new()));
+            return Self::passthrough(body);
+        }
+        Self {
+            kind: Kind::Stream { body },
+            tee: Some(Box::new(RequestTee {
+                capture: Capture::new(limit),
+                to_shadow,
+            })),
+        }
+    }
+
+    /// A buffered copy, as sent to the shadow.
+    pub(crate) fn full(data: Bytes) -> Self {
+        Self {
+            kind: Kind::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+            tee: None,
+        }
+    }
+}
+
+impl<B> fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("teed", &self.tee.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Body for RequestBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let mut body = match this.kind.project() {
+            KindProj::Full { data } => return Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Stream { body } => body,
+        };
+        let frame = ready!(body.as_mut().poll_frame(cx));
+        if let Some(tee) = this.tee {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        tee.capture.push(data);
+                        if tee.capture.truncated {
+                            let tee = this.tee.take().expect("tee is present");
+                            let _ = tee.to_shadow.send(Err(SkipReason::Oversize));
+                        } else if body.is_end_stream() {
+                            // The reader may stop here, trusting an exact size
+                            // hint, without ever polling for the end.
+                            this.tee.take().expect("tee is present").finish();
+                        }
+                    }
+                }
+                None => this.tee.take().expect("tee is present").finish(),
+                // A broken body cannot be replayed; dropping the tee skips the shadow.
+                Some(Err(_)) => *this.tee = None,
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Stream { body } => body.is_end_stream(),
+            Kind::Full { data } => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Stream { body } => body.size_hint(),
+            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+        }
+    }
+}
+
+/// Where the primary's side of a pair goes: to the shadow's task.
+pub(crate) type PrimarySide = oneshot::Sender<Exchange>;
+
+/// The primary's response head and a capture of its body, on their way to
+/// the shadow's task.
+#[derive(Debug)]
+pub(crate) struct ResponseTee {
+    status: StatusCode,
+    headers: HeaderMap,
+    latency: Duration,
+    capture: Capture,
+    trailers: Option<HeaderMap>,
+    to_shadow: PrimarySide,
+}
+
+impl ResponseTee {
+    pub(crate) fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        latency: Duration,
+        limit: usize,
+        to_shadow: PrimarySide,
+    ) -> Self {
+        Self {
+            status,
+            headers,
+            latency,
+            capture: Capture::new(limit),
+            trailers: None,
+            to_shadow,
+        }
+    }
+
+    fn finish(self, error: Option<ExchangeError>) {
+        let exchange = Exchange {
+            status: Some(self.status),
+            headers: self.headers,
+            truncated: self.capture.truncated,
+            body: self.capture.into_bytes(),
+            trailers: self.trailers,
+            latency: self.latency,
+            error,
+        };
+        let _ = self.to_shadow.send(exchange);
+    }
+}
+
+pin_project! {
+    /// The response body the client receives: the primary's, forwarded
+    /// frame by frame unchanged.
+    ///
+    /// For a sampled request it also copies the bytes (up to the limit) for
+    /// the comparison; when the body ends, breaks or passes the limit, the
+    /// copy goes to the shadow's task. Dropped before its end, the body
+    /// leaves the pair incomplete and it is not compared. The comparison itself
+    /// never runs here.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        tee: Option<Box<ResponseTee>>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, tee: Option<Box<ResponseTee>>) -> Self {
+        match tee {
+            Some(tee) if inner.is_end_stream() => {
+                tee.finish(None);
+                Self { inner, tee: None }
+            }
+            tee => Self { inner, tee },
+        }
+    }
+}
+
+impl<B> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("teed", &self.tee.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let Some(tee) = this.tee {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        tee.capture.push(data);
+                        if tee.capture.truncated || this.inner.is_end_stream() {
+                            this.tee.take().expect("tee is present").finish(None);
+                        }
+                    } else if let Some(trailers) = frame.trailers_ref() {
+                        tee.trailers = Some(trailers.clone());
+                    }
+                }
+                Some(Err(e)) => {
+                    let error = ExchangeError::new(ErrorKind::Body, e);
+                    this.tee.take().expect("tee is present").finish(Some(error));
+                }
+                None => this.tee.take().expect("tee is present").finish(None),
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_keeps_a_single_chunk_without_copying() {
+        let data = Bytes::from_static(b"hello");
+        let mut capture = Capture::new(10);
+        capture.push(&data);
+        let out = capture.into_bytes();
+        assert_eq!(out, data);
+        assert_eq!(out.as_ptr(), data.as_ptr());
+    }
+
+    #[test]
+    fn capture_truncates_at_the_limit() {
+        let mut capture = Capture::new(5);
+        capture.push(&Bytes::from_static(b"abc"));
+        capture.push(&Bytes::from_static(b"defg"));
+        assert!(capture.truncated);
+        capture.push(&Bytes::from_static(b"more"));
+        assert_eq!(capture.into_bytes(), "abcde");
+
+        let mut exact = Capture::new(3);
+        exact.push(&Bytes::from_static(b"abc"));
+        assert!(!exact.truncated);
+        exact.push(&Bytes::from_static(b""));
+        assert!(!exact.truncated);
+        exact.push(&Bytes::from_static(b"d"));
+        assert!(exact.truncated);
+        assert_eq!(exact.into_bytes(), "abc");
+    }
+}

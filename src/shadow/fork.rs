@@ -1,0 +1,162 @@
+//! The shadow's side of a pair, on its own task: wait for the request body
+//! copy, call the shadow, wait for the primary's answer, compare, record.
+
+use super::body::{Capture, RequestBody};
+use super::layer::Slot;
+use crate::exchange::{ErrorKind, Exchange, ExchangeError};
+use crate::health::{Pending, SkipReason};
+use crate::BoxError;
+use bytes::Bytes;
+use futures::FutureExt;
+use http::{HeaderValue, Request, Response};
+use http_body::Body;
+use http_body_util::BodyExt;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::{timeout, Instant};
+use tower::ServiceExt;
+use tower_service::Service;
+use tracing::Instrument;
+
+/// Everything the shadow's task needs; made in `Shadow::call`.
+pub(crate) struct Fork<T> {
+    pub(crate) shadow: T,
+    pub(crate) request: http::request::Parts,
+    pub(crate) body: oneshot::Receiver<Result<Bytes, SkipReason>>,
+    pub(crate) primary: oneshot::Receiver<Exchange>,
+    pub(crate) pending: Pending,
+    pub(crate) slot: Slot,
+}
+
+impl<T> Fork<T> {
+    pub(crate) async fn run<B, TB>(self, id: HeaderValue)
+    where
+        T: Service<Request<RequestBody<B>>, Response = Response<TB>> + Send + 'static,
+        T::Future: Send,
+        T::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        TB: Body<Data = Bytes> + Send + 'static,
+        TB::Error: Into<BoxError>,
+    {
+        let span = tracing::debug_span!(
+            "shadow",
+            correlation_id = %String::from_utf8_lossy(id.as_bytes()),
+            method = %self.request.method,
+            uri = %self.request.uri,
+        );
+        self.compare().instrument(span).await;
+    }
+
+    async fn compare<B, TB>(self)
+    where
+        T: Service<Request<RequestBody<B>>, Response = Response<TB>>,
+        T::Error: Into<BoxError>,
+        B: Body<Data = Bytes>,
+        TB: Body<Data = Bytes>,
+        TB::Error: Into<BoxError>,
+    {
+        let Fork {
+            shadow,
+            request,
+            body,
+            primary,
+            pending: _pending,
+            slot,
+        } = self;
+        let config = slot.config();
+        let health = &config.health;
+        let wait = config.shadow_timeout;
+
+        let body = match timeout(wait, body).await {
+            Ok(Ok(Ok(body))) => body,
+            Ok(Ok(Err(reason))) => return health.record_skip(reason),
+            Ok(Err(_)) | Err(_) => return health.record_skip(SkipReason::Incomplete),
+        };
+        let request = Request::from_parts(request, RequestBody::full(body));
+        let candidate = call(shadow, request, config.max_body_bytes, wait).await;
+
+        let Ok(Ok(baseline)) = timeout(wait, primary).await else {
+            tracing::debug!("the primary's side did not complete; pair skipped");
+            return health.record_skip(SkipReason::Incomplete);
+        };
+        let compared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            config.comparator.compare(&baseline, &candidate)
+        }));
+        match compared {
+            Ok(comparison) => {
+                if !comparison.is_equivalent() {
+                    tracing::debug!(differences = comparison.differences.len(), "answers differ");
+                }
+                health.record_pair(&baseline, &candidate, &comparison);
+            }
+            Err(panic) => {
+                tracing::error!(panic = panic_message(&*panic), "the comparator panicked");
+                health.record_skip(SkipReason::Comparator);
+            }
+        }
+    }
+}
+
+/// Calls the shadow and collects its answer, containing errors, panics and
+/// hangs: whatever happens, an [`Exchange`] comes back within `wait`.
+async fn call<T, B, TB>(shadow: T, request: Request<B>, limit: usize, wait: Duration) -> Exchange
+where
+    T: Service<Request<B>, Response = Response<TB>>,
+    T::Error: Into<BoxError>,
+    TB: Body<Data = Bytes>,
+    TB::Error: Into<BoxError>,
+{
+    let started = Instant::now();
+    let exchange = async move {
+        let service_error = |e: T::Error| ExchangeError::new(ErrorKind::Service, e.into());
+        let mut shadow = shadow;
+        let ready = shadow.ready().await.map_err(service_error)?;
+        // Latency runs from the call, as on the primary's side, whose
+        // readiness wait happens before the layer sees the request.
+        let called = Instant::now();
+        let response = ready.call(request).await.map_err(service_error)?;
+        let latency = called.elapsed();
+        let (head, body) = response.into_parts();
+        let mut exchange = Exchange::new(head.status, head.headers, Bytes::new()).with_latency(latency);
+        let mut capture = Capture::new(limit);
+        let mut body = std::pin::pin!(body);
+        while !capture.truncated {
+            match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => capture.push(&data),
+                    Err(frame) => exchange.trailers = frame.into_trailers().ok(),
+                },
+                Some(Err(e)) => {
+                    exchange.error = Some(ExchangeError::new(ErrorKind::Body, e.into()));
+                    break;
+                }
+            }
+        }
+        exchange.truncated = capture.truncated;
+        exchange.body = capture.into_bytes();
+        Ok::<_, ExchangeError>(exchange)
+    };
+    match timeout(wait, AssertUnwindSafe(exchange).catch_unwind()).await {
+        Ok(Ok(Ok(exchange))) => exchange,
+        Ok(Ok(Err(error))) => Exchange::failed(error).with_latency(started.elapsed()),
+        Ok(Err(panic)) => {
+            let error = ExchangeError::new(ErrorKind::Panic, panic_message(&*panic));
+            Exchange::failed(error).with_latency(started.elapsed())
+        }
+        Err(_) => {
+            let error = ExchangeError::new(ErrorKind::Timeout, format!("no answer within {wait:?}"));
+            Exchange::failed(error).with_latency(wait)
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}

@@ -1,0 +1,256 @@
+use super::Shadow;
+use crate::compare::{Comparator, Exact};
+use crate::health::Health;
+use crate::sample::{Always, Sampler};
+use http::{HeaderName, HeaderValue, Method};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_layer::Layer;
+
+/// The default header carrying the id shared by a request and its shadow copy.
+pub const CORRELATION_HEADER: &str = "x-shadow-correlation-id";
+/// The default header that marks the copy as a shadow.
+pub const MARKER_HEADER: &str = "x-shadow";
+
+/// Applies [`Shadow`] to a service: sampled requests are also sent, in the
+/// background, to the shadow service `T`, and the two answers compared.
+///
+/// See the [module docs](super) for the flow and the guarantees.
+pub struct ShadowLayer<T> {
+    shadow: T,
+    config: Arc<Config>,
+}
+
+impl<T> ShadowLayer<T> {
+    /// Shadows every GET, HEAD and OPTIONS request to `shadow`, with the
+    /// defaults of [`Builder`].
+    pub fn new(shadow: T) -> Self {
+        Self::builder(shadow).build()
+    }
+
+    /// A builder to configure the layer.
+    pub fn builder(shadow: T) -> Builder<T> {
+        Builder::new(shadow)
+    }
+
+    /// The [`Health`] this layer records into.
+    pub fn health(&self) -> Health {
+        self.config.health.clone()
+    }
+
+    pub(crate) fn into_parts(self) -> (T, Arc<Config>) {
+        (self.shadow, self.config)
+    }
+}
+
+impl<T: Clone> Clone for ShadowLayer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shadow: self.shadow.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<T> fmt::Debug for ShadowLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShadowLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
+    type Service = Shadow<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Shadow::from_parts(inner, self.shadow.clone(), Arc::clone(&self.config))
+    }
+}
+
+/// Configures a [`ShadowLayer`]. Made by [`ShadowLayer::builder`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`sampler`](Self::sampler) | every request ([`Always`]) |
+/// | [`methods`](Self::methods) | GET, HEAD, OPTIONS |
+/// | [`comparator`](Self::comparator) | status and body bytes ([`Exact`]) |
+/// | [`max_body_bytes`](Self::max_body_bytes) | 1 MiB |
+/// | [`max_in_flight`](Self::max_in_flight) | 256 |
+/// | [`shadow_timeout`](Self::shadow_timeout) | 5 s |
+/// | [`correlation_header`](Self::correlation_header) | `x-shadow-correlation-id` |
+/// | [`marker`](Self::marker) | `x-shadow: 1` |
+/// | [`health`](Self::health) | a new [`Health`] |
+pub struct Builder<T> {
+    shadow: T,
+    config: Config,
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Builder<T> {
+    fn new(shadow: T) -> Self {
+        Self {
+            shadow,
+            config: Config {
+                sampler: Box::new(Always),
+                comparator: Box::new(Exact),
+                methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
+                max_body_bytes: 1024 * 1024,
+                max_in_flight: 256,
+                in_flight: AtomicUsize::new(0),
+                shadow_timeout: Duration::from_secs(5),
+                correlation_header: HeaderName::from_static(CORRELATION_HEADER),
+                marker: (
+                    HeaderName::from_static(MARKER_HEADER),
+                    HeaderValue::from_static("1"),
+                ),
+                health: Health::new(),
+            },
+        }
+    }
+
+    /// Which requests are shadowed (default: all of the allowed methods).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.config.sampler = Box::new(sampler);
+        self
+    }
+
+    /// How the two answers are compared (default: [`Exact`]).
+    pub fn comparator(mut self, comparator: impl Comparator) -> Self {
+        self.config.comparator = Box::new(comparator);
+        self
+    }
+
+    /// The methods that may be shadowed, replacing the default GET, HEAD
+    /// and OPTIONS.
+    ///
+    /// A shadowed request runs twice; for a method with side effects (POST,
+    /// PUT, PATCH, DELETE) that means the side effect happens twice, unless
+    /// the shadow writes somewhere harmless. Opt in only when it does.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.config.methods = methods.into_iter().collect();
+        self
+    }
+
+    /// The most bytes copied from a request or response body (default 1 MiB).
+    ///
+    /// A request whose body is larger is not shadowed (counted as
+    /// [`SkipReason::Oversize`](crate::health::SkipReason::Oversize)); a
+    /// response body that is larger is compared on its first
+    /// `max_body_bytes`, marked `truncated`. The primary always gets and
+    /// returns whole bodies.
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.config.max_body_bytes = max;
+        self
+    }
+
+    /// The most shadows running at once (default 256). Over it a request is
+    /// not shadowed (counted as
+    /// [`SkipReason::Overloaded`](crate::health::SkipReason::Overloaded)),
+    /// never queued. Zero disables shadowing.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.config.max_in_flight = max;
+        self
+    }
+
+    /// How long the shadow may take, from readiness to the end of its body
+    /// (default 5 s); past it the shadow is dropped and counted as a
+    /// candidate timeout. The same bound applies to waiting for the
+    /// primary's side once the shadow has answered.
+    pub fn shadow_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shadow_timeout = timeout;
+        self
+    }
+
+    /// The header carrying the id shared by a request and its copy (default
+    /// `x-shadow-correlation-id`). An id the client sent is kept; otherwise
+    /// a random one is set on both.
+    pub fn correlation_header(mut self, name: HeaderName) -> Self {
+        self.config.correlation_header = name;
+        self
+    }
+
+    /// The header set on the copy only, so the shadow can tell it is one
+    /// (default `x-shadow: 1`).
+    pub fn marker(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.config.marker = (name, value);
+        self
+    }
+
+    /// Records into `health`, which other layers may share.
+    pub fn health(mut self, health: Health) -> Self {
+        self.config.health = health;
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> ShadowLayer<T> {
+        ShadowLayer {
+            shadow: self.shadow,
+            config: Arc::new(self.config),
+        }
+    }
+}
+
+/// The layer's settings, shared by every service it makes.
+pub(crate) struct Config {
+    pub(crate) sampler: Box<dyn Sampler>,
+    pub(crate) comparator: Box<dyn Comparator>,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_in_flight: usize,
+    in_flight: AtomicUsize,
+    pub(crate) shadow_timeout: Duration,
+    pub(crate) correlation_header: HeaderName,
+    pub(crate) marker: (HeaderName, HeaderValue),
+    pub(crate) health: Health,
+}
+
+impl Config {
+    /// A place among the `max_in_flight` running shadows, if one is free.
+    pub(crate) fn try_slot(self: &Arc<Self>) -> Option<Slot> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) < self.max_in_flight {
+            Some(Slot(Arc::clone(self)))
+        } else {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            None
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("methods", &self.methods)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("shadow_timeout", &self.shadow_timeout)
+            .field("correlation_header", &self.correlation_header)
+            .field("marker", &self.marker)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One of the `max_in_flight` places, held by a running shadow and freed on drop.
+pub(crate) struct Slot(Arc<Config>);
+
+impl Slot {
+    pub(crate) fn config(&self) -> &Arc<Config> {
+        &self.0
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
