@@ -1,61 +1,207 @@
-//! How the candidate is doing: counts of what the shadows saw.
+//! How the candidate is doing: what the shadows saw, over a sliding window.
 //!
 //! [`Health`] is a cheap-to-clone shared handle. The shadow layer records
-//! into it; anything may read it with [`Health::snapshot`], which returns a
-//! serde-serializable [`HealthSnapshot`]. Several layers may share one
-//! `Health` (pass it to each builder), so the figures of a whole service add
-//! up in one place.
+//! every pair into it; anything may read it with [`Health::snapshot`], which
+//! returns a serde-serializable [`HealthSnapshot`]: pairs, equivalence,
+//! errors and latency quantiles on each side, the most frequent differing
+//! paths with a sample each, the paths dismissed as noise, the same per
+//! endpoint, and a 0–100 score whose formula and inputs are in the snapshot.
+//!
+//! Figures cover a sliding window (default 60 s, in 12 buckets): old
+//! buckets fall out as time passes, so the snapshot follows the candidate's
+//! current behaviour. Several layers may share one `Health` (pass it to
+//! each builder), so a whole service's figures add up in one place.
+//!
+//! # Noise
+//!
+//! When the layer also sends each copy to a *secondary* (a second instance
+//! of the stable version), the baseline-vs-secondary differences show what
+//! differs between two runs of the same code: timestamps, request ids,
+//! random order. A path only counts as a real difference when the candidate
+//! differs there clearly more often than the secondary does
+//! ([`NoiseThresholds`]).
 //!
 //! Every figure is also emitted through the [`metrics`] facade, under the
 //! names listed in [`names`].
 //!
 //! ```
 //! # async fn demo() {
+//! use std::time::Duration;
 //! use tower_shadow::health::Health;
 //!
-//! let health = Health::new();
+//! let health = Health::builder().window(Duration::from_secs(120)).buckets(24).build();
 //! // ... serve traffic through a ShadowLayer built with `.health(health.clone())` ...
 //! health.idle().await; // every shadow started so far has been compared
 //! let snapshot = health.snapshot();
-//! println!("{} pairs, {} different", snapshot.pairs, snapshot.different);
+//! println!("{} pairs, {} different, score {:.1}", snapshot.pairs, snapshot.different, snapshot.score);
+//! for diff in &snapshot.top_differences {
+//!     println!("{} {} ×{}: {:?}", diff.endpoint, diff.path, diff.count, diff.sample);
+//! }
 //! # }
 //! ```
 
+mod endpoint;
 pub mod names;
 mod snapshot;
+mod window;
 
-pub use self::snapshot::{HealthSnapshot, SkippedReasons};
+pub use self::endpoint::{EndpointKey, RouteTemplate};
+pub use self::snapshot::{
+    EndpointSnapshot, HealthSnapshot, LatencySummary, PathReport, ScoreParts, SkippedReasons,
+    LATENCY_ALLOWANCE, LATENCY_FLOOR, TOP_DIFFERENCES,
+};
 
+use self::snapshot::sort_reports;
+use self::window::{EndpointStats, Limits, Window};
 use crate::compare::Comparison;
 use crate::exchange::{ErrorKind, Exchange};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// A shared handle on the figures of one candidate. Clones share them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Health {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
-    sampled: AtomicU64,
-    skipped: [AtomicU64; SkipReason::COUNT],
-    pairs: AtomicU64,
-    equivalent: AtomicU64,
-    baseline_errors: AtomicU64,
-    candidate_errors: AtomicU64,
-    candidate_timeouts: AtomicU64,
-    candidate_panics: AtomicU64,
+    window: Mutex<Window>,
+    noise: NoiseThresholds,
     pending: AtomicUsize,
     idle: Notify,
 }
 
+impl Default for Health {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
 impl fmt::Debug for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Health").field(&self.snapshot()).finish()
+        f.debug_struct("Health")
+            .field("limits", &self.inner.window.lock().limits)
+            .field("noise", &self.inner.noise)
+            .field("in_flight", &self.inner.pending.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// When a differing path is a real difference rather than noise.
+///
+/// With `raw` the candidate's differences at a path over `pairs` pairs, and
+/// `noise` the secondary's over `noise_pairs`, the path is real when
+///
+/// - `raw_rate > noise_rate`, where `raw_rate = raw / pairs` and
+///   `noise_rate = noise / noise_pairs` (0 without a secondary),
+/// - `(raw_rate − noise_rate) / raw_rate > relative`: the noise explains
+///   less than `1 − relative` of it, and
+/// - `raw_rate − noise_rate > absolute`: it is not vanishingly rare.
+///
+/// Each pair is judged with the first two rules only (one real difference
+/// makes a pair different); reports apply all three.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoiseThresholds {
+    /// Default 0.2 (20 %).
+    pub relative: f64,
+    /// Default 0.0003 (0.03 % of the endpoint's pairs).
+    pub absolute: f64,
+}
+
+impl Default for NoiseThresholds {
+    fn default() -> Self {
+        Self {
+            relative: 0.2,
+            absolute: 0.0003,
+        }
+    }
+}
+
+impl NoiseThresholds {
+    fn rates(raw: u64, noise: u64, pairs: u64, noise_pairs: u64) -> (f64, f64) {
+        let rate = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        (rate(raw, pairs), rate(noise, noise_pairs))
+    }
+
+    /// Whether one pair's difference at a path is real, given the window's counts.
+    fn is_real_in_pair(&self, raw: u64, noise: u64, pairs: u64, noise_pairs: u64) -> bool {
+        let (raw, noise) = Self::rates(raw, noise, pairs, noise_pairs);
+        raw > noise && (raw - noise) / raw > self.relative
+    }
+
+    /// Whether a path is reported as a real difference.
+    pub fn is_real(&self, raw: u64, noise: u64, pairs: u64, noise_pairs: u64) -> bool {
+        let (raw_rate, noise_rate) = Self::rates(raw, noise, pairs, noise_pairs);
+        self.is_real_in_pair(raw, noise, pairs, noise_pairs) && raw_rate - noise_rate > self.absolute
+    }
+}
+
+/// Configures a [`Health`]. Made by [`Health::builder`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    window: Duration,
+    buckets: usize,
+    max_endpoints: usize,
+    max_paths: usize,
+    noise: NoiseThresholds,
+}
+
+impl Builder {
+    /// The length of the sliding window (default 60 s; at least 1 ms).
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many buckets the window moves by (default 12; 1 to 1024).
+    pub fn buckets(mut self, buckets: usize) -> Self {
+        self.buckets = buckets.clamp(1, 1024);
+        self
+    }
+
+    /// The most endpoints kept apart (default 32); the rest are counted
+    /// together under `"(other endpoints)"`. Memory is bounded by
+    /// `buckets × max_endpoints × (max_paths + two latency histograms)`.
+    pub fn max_endpoints(mut self, max: usize) -> Self {
+        self.max_endpoints = max.max(1);
+        self
+    }
+
+    /// The most differing paths kept per endpoint and bucket (default 64);
+    /// the rest are counted under `"(other paths)"`.
+    pub fn max_paths(mut self, max: usize) -> Self {
+        self.max_paths = max.max(1);
+        self
+    }
+
+    /// When a differing path counts as real rather than noise.
+    pub fn noise(mut self, thresholds: NoiseThresholds) -> Self {
+        self.noise = thresholds;
+        self
+    }
+
+    /// Builds the `Health`.
+    pub fn build(self) -> Health {
+        let bucket = (self.window / self.buckets as u32).max(Duration::from_micros(1));
+        Health {
+            inner: Arc::new(Inner {
+                window: Mutex::new(Window::new(Limits {
+                    bucket,
+                    buckets: self.buckets,
+                    max_endpoints: self.max_endpoints,
+                    max_paths: self.max_paths,
+                })),
+                noise: self.noise,
+                pending: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
     }
 }
 
@@ -83,16 +229,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    const COUNT: usize = 6;
-    const ALL: [SkipReason; Self::COUNT] = [
-        Self::Method,
-        Self::Oversize,
-        Self::Overloaded,
-        Self::Incomplete,
-        Self::NoRuntime,
-        Self::Comparator,
-    ];
-
+    pub(crate) const COUNT: usize = 6;
     /// The reason's name, as used in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,52 +254,78 @@ impl fmt::Display for SkipReason {
 }
 
 impl Health {
-    /// A new, empty health.
+    /// A new, empty health with the default settings.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The figures so far.
-    pub fn snapshot(&self) -> HealthSnapshot {
-        let i = &*self.inner;
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let skipped = |r: SkipReason| load(&i.skipped[r.index()]);
-        let pairs = load(&i.pairs);
-        let equivalent = load(&i.equivalent).min(pairs);
-        let skipped_reasons = SkippedReasons {
-            method: skipped(SkipReason::Method),
-            oversize: skipped(SkipReason::Oversize),
-            overloaded: skipped(SkipReason::Overloaded),
-            incomplete: skipped(SkipReason::Incomplete),
-            no_runtime: skipped(SkipReason::NoRuntime),
-            comparator: skipped(SkipReason::Comparator),
-        };
-        HealthSnapshot {
-            sampled: load(&i.sampled),
-            skipped: SkipReason::ALL.into_iter().map(skipped).sum(),
-            skipped_reasons,
-            pairs,
-            equivalent,
-            different: pairs - equivalent,
-            baseline_errors: load(&i.baseline_errors),
-            candidate_errors: load(&i.candidate_errors),
-            candidate_timeouts: load(&i.candidate_timeouts),
-            candidate_panics: load(&i.candidate_panics),
-            in_flight: i.pending.load(Ordering::Relaxed) as u64,
-            score: if pairs == 0 {
-                100.0
-            } else {
-                100.0 * equivalent as f64 / pairs as f64
-            },
+    /// A builder for the window, the bounds and the noise thresholds.
+    pub fn builder() -> Builder {
+        Builder {
+            window: Duration::from_secs(60),
+            buckets: 12,
+            max_endpoints: 32,
+            max_paths: 64,
+            noise: NoiseThresholds::default(),
         }
+    }
+
+    /// The figures over the window.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        let (window_secs, layer, endpoints) = {
+            let window = self.inner.window.lock();
+            let (layer, endpoints) = window.merged();
+            let limits = window.limits;
+            (limits.bucket.as_secs_f64() * limits.buckets as f64, layer, endpoints)
+        };
+        let noise = &self.inner.noise;
+        let mut all = EndpointStats::default();
+        let mut per_endpoint = std::collections::BTreeMap::new();
+        let mut top_differences = Vec::new();
+        let mut dismissed = Vec::new();
+        for (name, stats) in &endpoints {
+            let snapshot = EndpointSnapshot::of(name, stats, noise);
+            top_differences.extend(snapshot.top_differences.iter().cloned());
+            dismissed.extend(snapshot.noise.iter().cloned());
+            per_endpoint.insert(name.clone(), snapshot);
+            all.merge_figures(stats);
+        }
+        sort_reports(&mut top_differences);
+        top_differences.truncate(TOP_DIFFERENCES);
+        sort_reports(&mut dismissed);
+        let overall = EndpointSnapshot::of("", &all, noise);
+        let snapshot = HealthSnapshot {
+            window_secs,
+            sampled: layer.sampled,
+            skipped: layer.skipped.iter().sum(),
+            skipped_reasons: SkippedReasons::of(&layer.skipped),
+            pairs: overall.pairs,
+            equivalent: overall.equivalent,
+            different: overall.different,
+            baseline_errors: overall.baseline_errors,
+            candidate_errors: overall.candidate_errors,
+            candidate_timeouts: all.counts.candidate_timeouts,
+            candidate_panics: all.counts.candidate_panics,
+            noise_pairs: overall.noise_pairs,
+            in_flight: self.inner.pending.load(Ordering::Relaxed) as u64,
+            baseline_latency: overall.baseline_latency,
+            candidate_latency: overall.candidate_latency,
+            top_differences,
+            noise: dismissed,
+            endpoints: per_endpoint,
+            score: overall.score,
+            score_parts: overall.score_parts,
+        };
+        metrics::gauge!(names::SCORE).set(snapshot.score);
+        snapshot
     }
 
     /// Resolves once every shadow started so far has been compared and
     /// recorded (or skipped).
     ///
     /// A pair completes when both sides have answered: the shadow's, and the
-    /// primary's once its response body has been read to the end or dropped.
-    /// Tests use this instead of sleeping.
+    /// primary's once its response body has been read to the end. Tests use
+    /// this instead of sleeping.
     pub async fn idle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -177,49 +340,89 @@ impl Health {
 
     /// Counts a request the sampler picked.
     pub(crate) fn record_sampled(&self) {
-        self.inner.sampled.fetch_add(1, Ordering::Relaxed);
+        self.inner.window.lock().layer().sampled += 1;
         metrics::counter!(names::SAMPLED).increment(1);
     }
 
     /// Counts a sampled request that was not shadowed, or not compared.
     pub fn record_skip(&self, reason: SkipReason) {
-        self.inner.skipped[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.inner.window.lock().layer().skipped[reason.index()] += 1;
         metrics::counter!(names::SKIPPED, "reason" => reason.as_str()).increment(1);
     }
 
-    /// Counts a compared pair.
-    pub fn record_pair(&self, baseline: &Exchange, candidate: &Exchange, comparison: &Comparison) {
-        let i = &*self.inner;
-        i.pairs.fetch_add(1, Ordering::Relaxed);
-        let outcome = if comparison.is_equivalent() {
-            i.equivalent.fetch_add(1, Ordering::Relaxed);
-            "equivalent"
-        } else {
-            "different"
-        };
+    /// Counts a baseline-vs-secondary comparison of `endpoint`: what differs
+    /// between two runs of the stable version is noise.
+    ///
+    /// Record a request's noise pair before its candidate pair, so the
+    /// candidate's differences are judged with it.
+    pub fn record_noise(&self, endpoint: &str, comparison: &Comparison) {
+        let mut window = self.inner.window.lock();
+        let max_paths = window.limits.max_paths;
+        let stats = window.endpoint(endpoint);
+        stats.counts.noise_pairs += 1;
+        for difference in comparison.differences.iter().take(max_paths) {
+            stats.path(difference, max_paths).1.noise += 1;
+        }
+    }
+
+    /// Counts a compared baseline-vs-candidate pair of `endpoint`.
+    pub fn record_pair(
+        &self,
+        endpoint: &str,
+        baseline: &Exchange,
+        candidate: &Exchange,
+        comparison: &Comparison,
+    ) {
+        let mut window = self.inner.window.lock();
+        let max_paths = window.limits.max_paths;
+        let (endpoint, stats) = window.endpoint_entry(endpoint);
+        let c = &mut stats.counts;
+        c.pairs += 1;
+        c.baseline_errors += u64::from(baseline.is_failure());
+        c.candidate_errors += u64::from(candidate.is_failure());
+        match candidate.error.as_ref().map(|e| e.kind) {
+            Some(ErrorKind::Timeout) => c.candidate_timeouts += 1,
+            Some(ErrorKind::Panic) => c.candidate_panics += 1,
+            _ => {}
+        }
+        stats.record_latency(baseline.latency, candidate.latency);
+        let mut paths = Vec::with_capacity(comparison.differences.len().min(max_paths));
+        for difference in comparison.differences.iter().take(max_paths) {
+            let (path, p) = stats.path(difference, max_paths);
+            p.raw += 1;
+            p.sample = Some(difference.clone());
+            paths.push(path);
+        }
+        let noise = &self.inner.noise;
+        let real: Vec<&String> = paths
+            .iter()
+            .filter(|path| {
+                let (raw, noisy, pairs, noise_pairs) = window.path_totals(&endpoint, path);
+                noise.is_real_in_pair(raw, noisy, pairs, noise_pairs)
+            })
+            .collect();
+        let equivalent = real.is_empty();
+        if equivalent {
+            window.endpoint(&endpoint).counts.equivalent += 1;
+        }
+        drop(window);
+
+        let outcome = if equivalent { "equivalent" } else { "different" };
         metrics::counter!(names::PAIRS, "outcome" => outcome).increment(1);
+        for path in real {
+            metrics::counter!(names::DIFFERENCES, "endpoint" => endpoint.clone(), "path" => path.clone())
+                .increment(1);
+        }
         if baseline.is_failure() {
-            i.baseline_errors.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(names::ERRORS, "side" => "baseline").increment(1);
         }
         if candidate.is_failure() {
-            i.candidate_errors.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(names::ERRORS, "side" => "candidate").increment(1);
-        }
-        match candidate.error.as_ref().map(|e| e.kind) {
-            Some(ErrorKind::Timeout) => {
-                i.candidate_timeouts.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(ErrorKind::Panic) => {
-                i.candidate_panics.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
         }
         metrics::histogram!(names::LATENCY, "side" => "baseline")
             .record(baseline.latency.as_secs_f64());
         metrics::histogram!(names::LATENCY, "side" => "candidate")
             .record(candidate.latency.as_secs_f64());
-        metrics::gauge!(names::SCORE).set(self.snapshot().score);
     }
 
     /// Marks a shadow as started; [`Health::idle`] waits until the returned
@@ -248,9 +451,21 @@ impl Drop for Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{Comparator, Exact};
+    use crate::compare::{Comparator, DiffKind, Difference, Exact};
     use crate::exchange::ExchangeError;
     use http::{HeaderMap, StatusCode};
+
+    fn ok(body: &'static str, ms: u64) -> Exchange {
+        Exchange::new(StatusCode::OK, HeaderMap::new(), body).with_latency(Duration::from_millis(ms))
+    }
+
+    fn differing(paths: &[&str]) -> Comparison {
+        let differences = paths
+            .iter()
+            .map(|p| Difference::new(*p, DiffKind::Value, Some("a"), Some("b")))
+            .collect();
+        Comparison::different(0.0, differences)
+    }
 
     #[tokio::test]
     async fn idle_waits_for_every_pending_shadow() {
@@ -271,13 +486,13 @@ mod tests {
         assert_eq!(health.snapshot().in_flight, 0);
     }
 
-    #[test]
-    fn counts_pairs_errors_and_skips() {
+    #[tokio::test]
+    async fn counts_pairs_errors_and_skips() {
         let health = Health::new();
-        let ok = Exchange::new(StatusCode::OK, HeaderMap::new(), "x");
+        let a = ok("x", 10);
         let timeout = Exchange::failed(ExchangeError::new(ErrorKind::Timeout, "5s"));
-        health.record_pair(&ok, &ok, &Exact.compare(&ok, &ok));
-        health.record_pair(&ok, &timeout, &Exact.compare(&ok, &timeout));
+        health.record_pair("GET /", &a, &a, &Exact.compare(&a, &a));
+        health.record_pair("GET /", &a, &timeout, &Exact.compare(&a, &timeout));
         health.record_skip(SkipReason::Oversize);
         health.record_skip(SkipReason::Overloaded);
         health.record_skip(SkipReason::Overloaded);
@@ -286,6 +501,78 @@ mod tests {
         assert_eq!((s.candidate_errors, s.candidate_timeouts, s.baseline_errors), (1, 1, 0));
         assert_eq!(s.skipped, 3);
         assert_eq!(s.skipped_reasons.overloaded, 2);
+        // equivalence 1/2, excess errors 1/2
+        assert_eq!(s.score_parts.equivalence, 0.5);
+        assert_eq!(s.score_parts.excess_error_rate, 0.5);
+        assert_eq!(s.score, 25.0);
+        assert_eq!(s.endpoints["GET /"].pairs, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn old_buckets_leave_the_window() {
+        let health = Health::builder().window(Duration::from_secs(10)).buckets(10).build();
+        let a = ok("x", 1);
+        health.record_pair("e", &a, &a, &Comparison::equivalent());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        health.record_pair("e", &a, &a, &differing(&["/x"]));
+        assert_eq!(health.snapshot().pairs, 2);
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let s = health.snapshot();
+        assert_eq!((s.pairs, s.different), (1, 1));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(health.snapshot().pairs, 0);
+        assert_eq!(health.snapshot().score, 100.0);
+    }
+
+    #[tokio::test]
+    async fn noise_is_dismissed_and_real_paths_reported() {
+        let health = Health::new();
+        let a = ok("x", 1);
+        for i in 0..200 {
+            // Two runs of the stable version always differ in the timestamp.
+            health.record_noise("GET /items", &differing(&["/ts"]));
+            let mut paths = vec!["/ts"];
+            if i % 20 == 0 {
+                paths.push("/price");
+            }
+            health.record_pair("GET /items", &a, &a, &differing(&paths));
+        }
+        let s = health.snapshot();
+        assert_eq!((s.pairs, s.different, s.noise_pairs), (200, 10, 200));
+        let real: Vec<_> = s.top_differences.iter().map(|d| (d.path.as_str(), d.count)).collect();
+        assert_eq!(real, [("/price", 10)]);
+        assert_eq!(s.noise[0].path, "/ts");
+        assert_eq!((s.noise[0].count, s.noise[0].noise), (200, 200));
+        assert!(s.top_differences[0].sample.is_some());
+    }
+
+    #[tokio::test]
+    async fn latency_quantiles_and_the_latency_factor() {
+        let health = Health::new();
+        for i in 1..=100 {
+            let baseline = ok("x", i);
+            let candidate = ok("x", 3 * i);
+            health.record_pair("e", &baseline, &candidate, &Comparison::equivalent());
+        }
+        let s = health.snapshot();
+        assert!((s.baseline_latency.p50_ms - 50.0).abs() < 1.0, "{:?}", s.baseline_latency);
+        assert!((s.candidate_latency.p99_ms - 297.0).abs() < 3.0, "{:?}", s.candidate_latency);
+        // 1.25 × 99 / 297 ≈ 0.417, floored at 0.5
+        assert_eq!(s.score_parts.latency_factor, LATENCY_FLOOR);
         assert_eq!(s.score, 50.0);
+    }
+
+    #[tokio::test]
+    async fn endpoints_and_paths_are_bounded() {
+        let health = Health::builder().max_endpoints(2).max_paths(3).build();
+        let a = ok("x", 1);
+        for e in ["a", "b", "c", "d"] {
+            health.record_pair(e, &a, &a, &differing(&["/1", "/2", "/3", "/4", "/5"]));
+        }
+        let s = health.snapshot();
+        let names: Vec<_> = s.endpoints.keys().map(String::as_str).collect();
+        assert_eq!(names, ["(other endpoints)", "a", "b"]);
+        assert_eq!(s.endpoints["(other endpoints)"].pairs, 2);
+        assert!(s.endpoints["a"].top_differences.len() <= 3);
     }
 }

@@ -5,6 +5,7 @@
 //! | `tower_shadow_sampled_total` | counter | | requests the sampler picked |
 //! | `tower_shadow_skipped_total` | counter | `reason` | picked but not shadowed or not compared ([`SkipReason`](super::SkipReason)) |
 //! | `tower_shadow_pairs_total` | counter | `outcome` = `equivalent` \| `different` | compared pairs |
+//! | `tower_shadow_differences_total` | counter | `endpoint`, `path` | real differences, by endpoint and path |
 //! | `tower_shadow_errors_total` | counter | `side` = `baseline` \| `candidate` | failed sides of compared pairs (errors, timeouts, panics, 5xx) |
 //! | `tower_shadow_latency_seconds` | histogram | `side` | time to the response head, per side |
 //! | `tower_shadow_score` | gauge | | the health score, 0–100 |
@@ -16,6 +17,8 @@ pub const SAMPLED: &str = "tower_shadow_sampled_total";
 pub const SKIPPED: &str = "tower_shadow_skipped_total";
 /// Counter: compared pairs, by `outcome`.
 pub const PAIRS: &str = "tower_shadow_pairs_total";
+/// Counter: real differences, by `endpoint` and `path`.
+pub const DIFFERENCES: &str = "tower_shadow_differences_total";
 /// Counter: failed sides of compared pairs, by `side`.
 pub const ERRORS: &str = "tower_shadow_errors_total";
 /// Histogram: seconds to the response head, by `side`.

@@ -1,9 +1,38 @@
+use super::window::{Counts, EndpointStats, Latency};
+use super::NoiseThresholds;
+use crate::compare::{DiffKind, Difference};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// The figures of a [`Health`](super::Health) at one moment.
+/// How many differing paths a snapshot lists, overall and per endpoint.
+pub const TOP_DIFFERENCES: usize = 10;
+/// Candidate p99 latency up to this multiple of the baseline's costs no score.
+pub const LATENCY_ALLOWANCE: f64 = 1.25;
+/// The lowest the latency factor of the score goes.
+pub const LATENCY_FLOOR: f64 = 0.5;
+
+/// The figures of a [`Health`](super::Health) over its sliding window.
+///
+/// # The score
+///
+/// ```text
+/// score = 100 × equivalence × (1 − excess_error_rate) × latency_factor
+///
+/// equivalence       = equivalent / pairs                       (1 with no pairs)
+/// excess_error_rate = max(0, candidate_errors − baseline_errors) / pairs
+/// latency_factor    = 1                                        if candidate p99 ≤ 1.25 × baseline p99
+///                   = max(0.5, 1.25 × baseline p99 / candidate p99)  otherwise
+/// ```
+///
+/// A pair is equivalent when every difference its comparator found is at a
+/// path dismissed as noise (see [`NoiseThresholds`]). Each input is in
+/// [`ScoreParts`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HealthSnapshot {
+    /// The length of the window these figures cover, in seconds.
+    pub window_secs: f64,
     /// Requests the sampler picked.
     pub sampled: u64,
     /// Picked requests that were not shadowed, or whose pair was not
@@ -13,9 +42,9 @@ pub struct HealthSnapshot {
     pub skipped_reasons: SkippedReasons,
     /// Compared pairs: `equivalent + different`.
     pub pairs: u64,
-    /// Pairs whose comparison found no difference.
+    /// Pairs with no difference, once noise is dismissed.
     pub equivalent: u64,
-    /// Pairs whose comparison found a difference.
+    /// Pairs with at least one real difference.
     pub different: u64,
     /// Pairs whose baseline side failed (an error or a 5xx).
     pub baseline_errors: u64,
@@ -25,10 +54,155 @@ pub struct HealthSnapshot {
     pub candidate_timeouts: u64,
     /// Of `candidate_errors`, those that panicked.
     pub candidate_panics: u64,
+    /// Baseline-vs-secondary pairs compared to learn the noise.
+    pub noise_pairs: u64,
     /// Shadows started and not yet compared.
     pub in_flight: u64,
-    /// `100 × equivalent / pairs`; `100` before any pair.
+    /// The baseline's latency to the response head.
+    pub baseline_latency: LatencySummary,
+    /// The candidate's latency to the response head.
+    pub candidate_latency: LatencySummary,
+    /// The most frequent real differences, most frequent first, each with a sample.
+    pub top_differences: Vec<PathReport>,
+    /// Paths whose differences were dismissed as noise, with their counts.
+    pub noise: Vec<PathReport>,
+    /// The same figures per endpoint.
+    pub endpoints: BTreeMap<String, EndpointSnapshot>,
+    /// 0–100; see the type's docs for the formula.
     pub score: f64,
+    /// The inputs of `score`.
+    pub score_parts: ScoreParts,
+}
+
+/// The figures of one endpoint over the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EndpointSnapshot {
+    /// Compared pairs.
+    pub pairs: u64,
+    /// Pairs with no real difference.
+    pub equivalent: u64,
+    /// Pairs with at least one real difference.
+    pub different: u64,
+    /// Pairs whose baseline side failed.
+    pub baseline_errors: u64,
+    /// Pairs whose candidate side failed.
+    pub candidate_errors: u64,
+    /// Baseline-vs-secondary pairs.
+    pub noise_pairs: u64,
+    /// The baseline's latency.
+    pub baseline_latency: LatencySummary,
+    /// The candidate's latency.
+    pub candidate_latency: LatencySummary,
+    /// The most frequent real differences.
+    pub top_differences: Vec<PathReport>,
+    /// Paths dismissed as noise.
+    pub noise: Vec<PathReport>,
+    /// 0–100, as for the whole [`HealthSnapshot`].
+    pub score: f64,
+    /// The inputs of `score`.
+    pub score_parts: ScoreParts,
+}
+
+/// How often one path differed, and an example.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathReport {
+    /// The endpoint.
+    pub endpoint: String,
+    /// The path (`status`, `/headers/<name>`, a JSON Pointer, ...).
+    pub path: String,
+    /// The kind of the difference.
+    pub kind: DiffKind,
+    /// Baseline-vs-candidate pairs that differed here.
+    pub count: u64,
+    /// Baseline-vs-secondary pairs that differed here.
+    pub noise: u64,
+    /// A recent difference at this path.
+    pub sample: Option<Difference>,
+}
+
+/// Latency quantiles of one side, in milliseconds (about 1 % relative error).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// How many latencies were recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Self {
+            count: h.len(),
+            mean_ms: h.mean() / 1000.0,
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p90_ms: ms(h.value_at_quantile(0.90)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+/// The inputs of a score; see [`HealthSnapshot`] for the formula.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreParts {
+    /// `equivalent / pairs`, 1 with no pairs.
+    pub equivalence: f64,
+    /// Candidate errors beyond the baseline's, per pair.
+    pub excess_error_rate: f64,
+    /// 1, or less when the candidate's p99 is over the allowance.
+    pub latency_factor: f64,
+}
+
+impl Default for ScoreParts {
+    fn default() -> Self {
+        Self {
+            equivalence: 1.0,
+            excess_error_rate: 0.0,
+            latency_factor: 1.0,
+        }
+    }
+}
+
+impl ScoreParts {
+    fn of(counts: &Counts, baseline: &LatencySummary, candidate: &LatencySummary) -> Self {
+        if counts.pairs == 0 {
+            return Self::default();
+        }
+        let pairs = counts.pairs as f64;
+        let latency_factor = if baseline.count > 0
+            && candidate.count > 0
+            && candidate.p99_ms > LATENCY_ALLOWANCE * baseline.p99_ms
+        {
+            (LATENCY_ALLOWANCE * baseline.p99_ms / candidate.p99_ms).max(LATENCY_FLOOR)
+        } else {
+            1.0
+        };
+        Self {
+            equivalence: counts.equivalent.min(counts.pairs) as f64 / pairs,
+            excess_error_rate: counts.candidate_errors.saturating_sub(counts.baseline_errors) as f64
+                / pairs,
+            latency_factor,
+        }
+    }
+
+    /// `100 × equivalence × (1 − excess_error_rate) × latency_factor`.
+    pub fn score(&self) -> f64 {
+        (100.0 * self.equivalence * (1.0 - self.excess_error_rate) * self.latency_factor)
+            .clamp(0.0, 100.0)
+    }
 }
 
 /// Skipped requests by [`SkipReason`](super::SkipReason).
@@ -47,4 +221,75 @@ pub struct SkippedReasons {
     pub no_runtime: u64,
     /// The comparator panicked.
     pub comparator: u64,
+}
+
+impl SkippedReasons {
+    pub(crate) fn of(skipped: &[u64; super::SkipReason::COUNT]) -> Self {
+        let [method, oversize, overloaded, incomplete, no_runtime, comparator] = *skipped;
+        Self {
+            method,
+            oversize,
+            overloaded,
+            incomplete,
+            no_runtime,
+            comparator,
+        }
+    }
+}
+
+impl EndpointSnapshot {
+    pub(crate) fn of(name: &str, stats: &EndpointStats, noise: &NoiseThresholds) -> Self {
+        let c = &stats.counts;
+        let (baseline_latency, candidate_latency) = match &stats.latency {
+            Some(Latency {
+                baseline,
+                candidate,
+            }) => (LatencySummary::of(baseline), LatencySummary::of(candidate)),
+            None => Default::default(),
+        };
+        let mut real = Vec::new();
+        let mut dismissed = Vec::new();
+        for (path, p) in &stats.paths {
+            let report = PathReport {
+                endpoint: name.to_owned(),
+                path: path.clone(),
+                kind: p.kind,
+                count: p.raw,
+                noise: p.noise,
+                sample: p.sample.clone(),
+            };
+            if noise.is_real(p.raw, p.noise, c.pairs, c.noise_pairs) {
+                real.push(report);
+            } else if p.raw > 0 {
+                dismissed.push(report);
+            }
+        }
+        sort_reports(&mut real);
+        sort_reports(&mut dismissed);
+        real.truncate(TOP_DIFFERENCES);
+        let score_parts = ScoreParts::of(c, &baseline_latency, &candidate_latency);
+        Self {
+            pairs: c.pairs,
+            equivalent: c.equivalent.min(c.pairs),
+            different: c.pairs - c.equivalent.min(c.pairs),
+            baseline_errors: c.baseline_errors,
+            candidate_errors: c.candidate_errors,
+            noise_pairs: c.noise_pairs,
+            baseline_latency,
+            candidate_latency,
+            top_differences: real,
+            noise: dismissed,
+            score: score_parts.score(),
+            score_parts,
+        }
+    }
+}
+
+pub(crate) fn sort_reports(reports: &mut [PathReport]) {
+    reports.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+            .then_with(|| a.path.cmp(&b.path))
+    });
 }

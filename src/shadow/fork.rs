@@ -3,6 +3,7 @@
 
 use super::body::{Capture, RequestBody};
 use super::layer::Slot;
+use super::service::copy_head;
 use crate::exchange::{ErrorKind, Exchange, ExchangeError};
 use crate::health::{Pending, SkipReason};
 use crate::BoxError;
@@ -23,6 +24,8 @@ use tracing::Instrument;
 /// Everything the shadow's task needs; made in `Shadow::call`.
 pub(crate) struct Fork<T> {
     pub(crate) shadow: T,
+    pub(crate) secondary: Option<T>,
+    pub(crate) endpoint: String,
     pub(crate) request: http::request::Parts,
     pub(crate) body: oneshot::Receiver<Result<Bytes, SkipReason>>,
     pub(crate) primary: oneshot::Receiver<Exchange>,
@@ -59,6 +62,8 @@ impl<T> Fork<T> {
     {
         let Fork {
             shadow,
+            secondary,
+            endpoint,
             request,
             body,
             primary,
@@ -74,24 +79,42 @@ impl<T> Fork<T> {
             Ok(Ok(Err(reason))) => return health.record_skip(reason),
             Ok(Err(_)) | Err(_) => return health.record_skip(SkipReason::Incomplete),
         };
-        let request = Request::from_parts(request, RequestBody::full(body));
-        let candidate = call(shadow, request, config.max_body_bytes, wait).await;
+        let limit = config.max_body_bytes;
+        let (candidate, secondary) = match secondary {
+            None => {
+                let request = Request::from_parts(request, RequestBody::full(body));
+                (call(shadow, request, limit, wait).await, None)
+            }
+            Some(secondary) => {
+                let twin = Request::from_parts(copy_head(&request), RequestBody::full(body.clone()));
+                let request = Request::from_parts(request, RequestBody::full(body));
+                let (candidate, secondary) = futures::join!(
+                    call(shadow, request, limit, wait),
+                    call(secondary, twin, limit, wait)
+                );
+                (candidate, Some(secondary))
+            }
+        };
 
         let Ok(Ok(baseline)) = timeout(wait, primary).await else {
             tracing::debug!("the primary's side did not complete; pair skipped");
             return health.record_skip(SkipReason::Incomplete);
         };
-        let compared = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            config.comparator.compare(&baseline, &candidate)
-        }));
-        match compared {
-            Ok(comparison) => {
+        let compare = |a: &Exchange, b: &Exchange| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| config.comparator.compare(a, b)))
+        };
+        let noise = secondary.map(|secondary| compare(&baseline, &secondary));
+        match (compare(&baseline, &candidate), noise.transpose()) {
+            (Ok(comparison), Ok(noise)) => {
+                if let Some(noise) = &noise {
+                    health.record_noise(&endpoint, noise);
+                }
                 if !comparison.is_equivalent() {
                     tracing::debug!(differences = comparison.differences.len(), "answers differ");
                 }
-                health.record_pair(&baseline, &candidate, &comparison);
+                health.record_pair(&endpoint, &baseline, &candidate, &comparison);
             }
-            Err(panic) => {
+            (Err(panic), _) | (_, Err(panic)) => {
                 tracing::error!(panic = panic_message(&*panic), "the comparator panicked");
                 health.record_skip(SkipReason::Comparator);
             }

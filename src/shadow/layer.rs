@@ -1,6 +1,6 @@
 use super::Shadow;
 use crate::compare::{Comparator, Exact};
-use crate::health::Health;
+use crate::health::{EndpointKey, Health, RouteTemplate};
 use crate::sample::{Always, Sampler};
 use http::{HeaderName, HeaderValue, Method};
 use std::fmt;
@@ -20,6 +20,7 @@ pub const MARKER_HEADER: &str = "x-shadow";
 /// See the [module docs](super) for the flow and the guarantees.
 pub struct ShadowLayer<T> {
     shadow: T,
+    secondary: Option<T>,
     config: Arc<Config>,
 }
 
@@ -40,8 +41,8 @@ impl<T> ShadowLayer<T> {
         self.config.health.clone()
     }
 
-    pub(crate) fn into_parts(self) -> (T, Arc<Config>) {
-        (self.shadow, self.config)
+    pub(crate) fn into_parts(self) -> (T, Option<T>, Arc<Config>) {
+        (self.shadow, self.secondary, self.config)
     }
 }
 
@@ -49,6 +50,7 @@ impl<T: Clone> Clone for ShadowLayer<T> {
     fn clone(&self) -> Self {
         Self {
             shadow: self.shadow.clone(),
+            secondary: self.secondary.clone(),
             config: Arc::clone(&self.config),
         }
     }
@@ -66,7 +68,12 @@ impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
     type Service = Shadow<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Shadow::from_parts(inner, self.shadow.clone(), Arc::clone(&self.config))
+        Shadow::from_parts(
+            inner,
+            self.shadow.clone(),
+            self.secondary.clone(),
+            Arc::clone(&self.config),
+        )
     }
 }
 
@@ -82,9 +89,12 @@ impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
 /// | [`shadow_timeout`](Self::shadow_timeout) | 5 s |
 /// | [`correlation_header`](Self::correlation_header) | `x-shadow-correlation-id` |
 /// | [`marker`](Self::marker) | `x-shadow: 1` |
+/// | [`endpoint`](Self::endpoint) | method and path template ([`RouteTemplate`]) |
+/// | [`secondary`](Self::secondary) | none: no noise cancellation |
 /// | [`health`](Self::health) | a new [`Health`] |
 pub struct Builder<T> {
     shadow: T,
+    secondary: Option<T>,
     config: Config,
 }
 
@@ -100,8 +110,10 @@ impl<T> Builder<T> {
     fn new(shadow: T) -> Self {
         Self {
             shadow,
+            secondary: None,
             config: Config {
                 sampler: Box::new(Always),
+                endpoint: Box::new(RouteTemplate),
                 comparator: Box::new(Exact),
                 methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
                 max_body_bytes: 1024 * 1024,
@@ -186,6 +198,24 @@ impl<T> Builder<T> {
         self
     }
 
+    /// How pairs are grouped into endpoints (default [`RouteTemplate`]).
+    pub fn endpoint(mut self, key: impl EndpointKey) -> Self {
+        self.config.endpoint = Box::new(key);
+        self
+    }
+
+    /// A second instance of the *stable* version, sent the same copy as the
+    /// shadow: what differs between it and the primary is noise (timestamps,
+    /// ids, ordering), and is not held against the candidate. See
+    /// [`NoiseThresholds`](crate::health::NoiseThresholds).
+    ///
+    /// It has the shadow's type, as it does when both are axum `Router`s or
+    /// tonic `Routes`; box both (`tower::util::BoxCloneService`) otherwise.
+    pub fn secondary(mut self, secondary: T) -> Self {
+        self.secondary = Some(secondary);
+        self
+    }
+
     /// Records into `health`, which other layers may share.
     pub fn health(mut self, health: Health) -> Self {
         self.config.health = health;
@@ -196,6 +226,7 @@ impl<T> Builder<T> {
     pub fn build(self) -> ShadowLayer<T> {
         ShadowLayer {
             shadow: self.shadow,
+            secondary: self.secondary,
             config: Arc::new(self.config),
         }
     }
@@ -204,6 +235,7 @@ impl<T> Builder<T> {
 /// The layer's settings, shared by every service it makes.
 pub(crate) struct Config {
     pub(crate) sampler: Box<dyn Sampler>,
+    pub(crate) endpoint: Box<dyn EndpointKey>,
     pub(crate) comparator: Box<dyn Comparator>,
     pub(crate) methods: Vec<Method>,
     pub(crate) max_body_bytes: usize,

@@ -26,20 +26,27 @@ use tower_service::Service;
 pub struct Shadow<S, T> {
     inner: S,
     shadow: T,
+    secondary: Option<T>,
     config: Arc<Config>,
 }
 
 impl<S, T> Shadow<S, T> {
     /// Wraps `inner`, shadowing to `shadow` with the default settings.
     pub fn new(inner: S, shadow: T) -> Self {
-        let (shadow, config) = ShadowLayer::new(shadow).into_parts();
-        Self::from_parts(inner, shadow, config)
+        let (shadow, secondary, config) = ShadowLayer::new(shadow).into_parts();
+        Self::from_parts(inner, shadow, secondary, config)
     }
 
-    pub(crate) fn from_parts(inner: S, shadow: T, config: Arc<Config>) -> Self {
+    pub(crate) fn from_parts(
+        inner: S,
+        shadow: T,
+        secondary: Option<T>,
+        config: Arc<Config>,
+    ) -> Self {
         Self {
             inner,
             shadow,
+            secondary,
             config,
         }
     }
@@ -80,6 +87,7 @@ impl<S: Clone, T: Clone> Clone for Shadow<S, T> {
         Self {
             inner: self.inner.clone(),
             shadow: self.shadow.clone(),
+            secondary: self.secondary.clone(),
             config: Arc::clone(&self.config),
         }
     }
@@ -148,12 +156,8 @@ where
                 id
             }
         };
-        let mut copy = Request::new(());
-        *copy.method_mut() = head.method.clone();
-        *copy.uri_mut() = head.uri.clone();
-        *copy.version_mut() = head.version;
-        *copy.headers_mut() = head.headers.clone();
-        copy.headers_mut()
+        let mut copy = copy_head(&head);
+        copy.headers
             .insert(config.marker.0.clone(), config.marker.1.clone());
 
         let (body_tx, body_rx) = oneshot::channel();
@@ -161,7 +165,9 @@ where
         let body = RequestBody::teed(body, config.max_body_bytes, body_tx);
         let fork = Fork {
             shadow: self.shadow.clone(),
-            request: copy.into_parts().0,
+            secondary: self.secondary.clone(),
+            endpoint: config.endpoint.endpoint(&head),
+            request: copy,
             body: body_rx,
             primary: primary_rx,
             pending: config.health.start_pending(),
@@ -201,3 +207,14 @@ fn admit(
     config.try_slot().ok_or(SkipReason::Overloaded)
 }
 
+
+/// A copy of a request head: method, URI, version and headers. Extensions
+/// are not copied; they are not `Clone`.
+pub(crate) fn copy_head(head: &http::request::Parts) -> http::request::Parts {
+    let mut copy = Request::new(());
+    *copy.method_mut() = head.method.clone();
+    *copy.uri_mut() = head.uri.clone();
+    *copy.version_mut() = head.version;
+    *copy.headers_mut() = head.headers.clone();
+    copy.into_parts().0
+}

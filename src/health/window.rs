@@ -1,0 +1,268 @@
+//! The sliding window: a ring of time buckets, each holding per-endpoint
+//! figures, merged on demand into a snapshot.
+
+use super::SkipReason;
+use crate::compare::{DiffKind, Difference};
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The key under which endpoints beyond `max_endpoints` are counted.
+pub(crate) const OTHER_ENDPOINTS: &str = "(other endpoints)";
+/// The path under which differing paths beyond `max_paths` are counted.
+pub(crate) const OTHER_PATHS: &str = "(other paths)";
+
+/// Significant figures kept by latency histograms: about 1 % relative error.
+const SIGFIG: u8 = 2;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) bucket: Duration,
+    pub(crate) buckets: usize,
+    pub(crate) max_endpoints: usize,
+    pub(crate) max_paths: usize,
+}
+
+/// Counts for one endpoint (or, for `sampled` and `skipped`, the whole
+/// layer: those are known before the endpoint matters).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) sampled: u64,
+    pub(crate) skipped: [u64; SkipReason::COUNT],
+    pub(crate) pairs: u64,
+    pub(crate) equivalent: u64,
+    pub(crate) baseline_errors: u64,
+    pub(crate) candidate_errors: u64,
+    pub(crate) candidate_timeouts: u64,
+    pub(crate) candidate_panics: u64,
+    pub(crate) noise_pairs: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.sampled += other.sampled;
+        for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
+            *a += b;
+        }
+        self.pairs += other.pairs;
+        self.equivalent += other.equivalent;
+        self.baseline_errors += other.baseline_errors;
+        self.candidate_errors += other.candidate_errors;
+        self.candidate_timeouts += other.candidate_timeouts;
+        self.candidate_panics += other.candidate_panics;
+        self.noise_pairs += other.noise_pairs;
+    }
+}
+
+/// How often one path differed: against the candidate (`raw`) and between
+/// two instances of the stable version (`noise`).
+#[derive(Clone, Debug)]
+pub(crate) struct PathStats {
+    pub(crate) kind: DiffKind,
+    pub(crate) raw: u64,
+    pub(crate) noise: u64,
+    pub(crate) sample: Option<Difference>,
+}
+
+/// Latency histograms in microseconds, baseline and candidate.
+#[derive(Clone, Debug)]
+pub(crate) struct Latency {
+    pub(crate) baseline: Histogram<u64>,
+    pub(crate) candidate: Histogram<u64>,
+}
+
+impl Latency {
+    fn new() -> Self {
+        let histogram = || Histogram::new(SIGFIG).expect("2 significant figures are supported");
+        Self {
+            baseline: histogram(),
+            candidate: histogram(),
+        }
+    }
+
+    fn add(&mut self, other: &Latency) {
+        // Auto-resizing histograms of the same precision always merge.
+        let _ = self.baseline.add(&other.baseline);
+        let _ = self.candidate.add(&other.candidate);
+    }
+}
+
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Everything recorded for one endpoint, in one bucket or merged.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EndpointStats {
+    pub(crate) counts: Counts,
+    pub(crate) latency: Option<Latency>,
+    pub(crate) paths: HashMap<String, PathStats>,
+}
+
+impl EndpointStats {
+    pub(crate) fn record_latency(&mut self, baseline: Duration, candidate: Duration) {
+        let latency = self.latency.get_or_insert_with(Latency::new);
+        // `record` grows an auto-resizing histogram; `saturating_record` would not.
+        for (h, d) in [(&mut latency.baseline, baseline), (&mut latency.candidate, candidate)] {
+            if h.record(micros(d)).is_err() {
+                h.saturating_record(micros(d));
+            }
+        }
+    }
+
+    /// The key and stats of `difference`'s path, or of [`OTHER_PATHS`]
+    /// when `max_paths` distinct paths are already kept.
+    pub(crate) fn path(
+        &mut self,
+        difference: &Difference,
+        max_paths: usize,
+    ) -> (String, &mut PathStats) {
+        let key = if self.paths.contains_key(&difference.path) || self.paths.len() < max_paths {
+            difference.path.as_str()
+        } else {
+            OTHER_PATHS
+        };
+        let stats = self.paths.entry(key.to_owned()).or_insert_with(|| PathStats {
+            kind: difference.kind,
+            raw: 0,
+            noise: 0,
+            sample: None,
+        });
+        (key.to_owned(), stats)
+    }
+
+    /// Adds `other`'s counts and latencies, not its paths.
+    pub(crate) fn merge_figures(&mut self, other: &EndpointStats) {
+        self.counts.add(&other.counts);
+        match (&mut self.latency, &other.latency) {
+            (Some(mine), Some(theirs)) => mine.add(theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            (_, None) => {}
+        }
+    }
+
+    fn add(&mut self, other: &EndpointStats) {
+        self.merge_figures(other);
+        for (path, stats) in &other.paths {
+            let mine = self.paths.entry(path.clone()).or_insert_with(|| PathStats {
+                kind: stats.kind,
+                raw: 0,
+                noise: 0,
+                sample: None,
+            });
+            mine.raw += stats.raw;
+            mine.noise += stats.noise;
+            // Buckets are merged newest first: keep the most recent sample.
+            if mine.sample.is_none() {
+                mine.sample.clone_from(&stats.sample);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    index: u64,
+    layer: Counts,
+    endpoints: HashMap<String, EndpointStats>,
+}
+
+/// A ring of `buckets` time buckets covering the window.
+#[derive(Debug)]
+pub(crate) struct Window {
+    pub(crate) limits: Limits,
+    epoch: Instant,
+    ring: Vec<Bucket>,
+}
+
+impl Window {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            epoch: Instant::now(),
+            ring: (0..limits.buckets).map(|_| Bucket::default()).collect(),
+        }
+    }
+
+    fn index(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.epoch).as_nanos();
+        // Index 0 marks an unused bucket, so live indexes start at 1.
+        (elapsed / self.limits.bucket.as_nanos().max(1)) as u64 + 1
+    }
+
+    fn current(&mut self) -> &mut Bucket {
+        let index = self.index(Instant::now());
+        let slot = (index % self.ring.len() as u64) as usize;
+        let bucket = &mut self.ring[slot];
+        if bucket.index != index {
+            bucket.index = index;
+            bucket.layer = Counts::default();
+            bucket.endpoints.clear();
+        }
+        bucket
+    }
+
+    /// Layer-wide counts of the current bucket.
+    pub(crate) fn layer(&mut self) -> &mut Counts {
+        &mut self.current().layer
+    }
+
+    /// The current bucket's stats for `endpoint`, or for
+    /// [`OTHER_ENDPOINTS`] once `max_endpoints` are kept.
+    pub(crate) fn endpoint(&mut self, endpoint: &str) -> &mut EndpointStats {
+        self.endpoint_entry(endpoint).1
+    }
+
+    /// Like [`Window::endpoint`], with the key the endpoint is kept under.
+    pub(crate) fn endpoint_entry(&mut self, endpoint: &str) -> (String, &mut EndpointStats) {
+        let max = self.limits.max_endpoints;
+        let endpoints = &mut self.current().endpoints;
+        let key = if endpoints.contains_key(endpoint) || endpoints.len() < max {
+            endpoint
+        } else {
+            OTHER_ENDPOINTS
+        };
+        (key.to_owned(), endpoints.entry(key.to_owned()).or_default())
+    }
+
+    /// The live buckets, newest first.
+    fn live(&self) -> impl Iterator<Item = &Bucket> {
+        let now = self.index(Instant::now());
+        let oldest = now.saturating_sub(self.ring.len() as u64 - 1).max(1);
+        let mut live: Vec<&Bucket> = self
+            .ring
+            .iter()
+            .filter(|b| (oldest..=now).contains(&b.index))
+            .collect();
+        live.sort_by_key(|b| std::cmp::Reverse(b.index));
+        live.into_iter()
+    }
+
+    /// Window-wide (raw, noise, pairs, noise pairs) for one path of one endpoint.
+    pub(crate) fn path_totals(&self, endpoint: &str, path: &str) -> (u64, u64, u64, u64) {
+        let mut totals = (0, 0, 0, 0);
+        for stats in self.live().filter_map(|b| b.endpoints.get(endpoint)) {
+            if let Some(p) = stats.paths.get(path) {
+                totals.0 += p.raw;
+                totals.1 += p.noise;
+            }
+            totals.2 += stats.counts.pairs;
+            totals.3 += stats.counts.noise_pairs;
+        }
+        totals
+    }
+
+    /// The whole window merged: layer-wide counts and per-endpoint stats.
+    pub(crate) fn merged(&self) -> (Counts, HashMap<String, EndpointStats>) {
+        let mut layer = Counts::default();
+        let mut endpoints: HashMap<String, EndpointStats> = HashMap::new();
+        for bucket in self.live() {
+            layer.add(&bucket.layer);
+            for (name, stats) in &bucket.endpoints {
+                endpoints.entry(name.clone()).or_default().add(stats);
+            }
+        }
+        (layer, endpoints)
+    }
+}
