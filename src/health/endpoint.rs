@@ -59,7 +59,11 @@ impl EndpointKey for RouteTemplate {
             if i > 0 {
                 key.push('/');
             }
-            key.push_str(if looks_like_id(segment) { "{id}" } else { segment });
+            key.push_str(if looks_like_id(segment) {
+                "{id}"
+            } else {
+                segment
+            });
         }
         key
     }

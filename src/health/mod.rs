@@ -48,7 +48,7 @@ mod window;
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
     EndpointSnapshot, HealthSnapshot, LatencySummary, PathReport, ScoreParts, SkippedReasons,
-    LATENCY_ALLOWANCE, LATENCY_FLOOR, TOP_DIFFERENCES,
+    LATENCY_ALLOWANCE, LATENCY_FLOOR, LATENCY_SLACK_MS, TOP_DIFFERENCES,
 };
 
 use self::snapshot::sort_reports;
@@ -138,7 +138,8 @@ impl NoiseThresholds {
     /// Whether a path is reported as a real difference.
     pub fn is_real(&self, raw: u64, noise: u64, pairs: u64, noise_pairs: u64) -> bool {
         let (raw_rate, noise_rate) = Self::rates(raw, noise, pairs, noise_pairs);
-        self.is_real_in_pair(raw, noise, pairs, noise_pairs) && raw_rate - noise_rate > self.absolute
+        self.is_real_in_pair(raw, noise, pairs, noise_pairs)
+            && raw_rate - noise_rate > self.absolute
     }
 }
 
@@ -276,7 +277,11 @@ impl Health {
             let window = self.inner.window.lock();
             let (layer, endpoints) = window.merged();
             let limits = window.limits;
-            (limits.bucket.as_secs_f64() * limits.buckets as f64, layer, endpoints)
+            (
+                limits.bucket.as_secs_f64() * limits.buckets as f64,
+                layer,
+                endpoints,
+            )
         };
         let noise = &self.inner.noise;
         let mut all = EndpointStats::default();
@@ -407,7 +412,11 @@ impl Health {
         }
         drop(window);
 
-        let outcome = if equivalent { "equivalent" } else { "different" };
+        let outcome = if equivalent {
+            "equivalent"
+        } else {
+            "different"
+        };
         metrics::counter!(names::PAIRS, "outcome" => outcome).increment(1);
         for path in real {
             metrics::counter!(names::DIFFERENCES, "endpoint" => endpoint.clone(), "path" => path.clone())
@@ -456,7 +465,8 @@ mod tests {
     use http::{HeaderMap, StatusCode};
 
     fn ok(body: &'static str, ms: u64) -> Exchange {
-        Exchange::new(StatusCode::OK, HeaderMap::new(), body).with_latency(Duration::from_millis(ms))
+        Exchange::new(StatusCode::OK, HeaderMap::new(), body)
+            .with_latency(Duration::from_millis(ms))
     }
 
     fn differing(paths: &[&str]) -> Comparison {
@@ -498,7 +508,10 @@ mod tests {
         health.record_skip(SkipReason::Overloaded);
         let s = health.snapshot();
         assert_eq!((s.pairs, s.equivalent, s.different), (2, 1, 1));
-        assert_eq!((s.candidate_errors, s.candidate_timeouts, s.baseline_errors), (1, 1, 0));
+        assert_eq!(
+            (s.candidate_errors, s.candidate_timeouts, s.baseline_errors),
+            (1, 1, 0)
+        );
         assert_eq!(s.skipped, 3);
         assert_eq!(s.skipped_reasons.overloaded, 2);
         // equivalence 1/2, excess errors 1/2
@@ -510,7 +523,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn old_buckets_leave_the_window() {
-        let health = Health::builder().window(Duration::from_secs(10)).buckets(10).build();
+        let health = Health::builder()
+            .window(Duration::from_secs(10))
+            .buckets(10)
+            .build();
         let a = ok("x", 1);
         health.record_pair("e", &a, &a, &Comparison::equivalent());
         tokio::time::advance(Duration::from_secs(5)).await;
@@ -539,7 +555,11 @@ mod tests {
         }
         let s = health.snapshot();
         assert_eq!((s.pairs, s.different, s.noise_pairs), (200, 10, 200));
-        let real: Vec<_> = s.top_differences.iter().map(|d| (d.path.as_str(), d.count)).collect();
+        let real: Vec<_> = s
+            .top_differences
+            .iter()
+            .map(|d| (d.path.as_str(), d.count))
+            .collect();
         assert_eq!(real, [("/price", 10)]);
         assert_eq!(s.noise[0].path, "/ts");
         assert_eq!((s.noise[0].count, s.noise[0].noise), (200, 200));
@@ -555,9 +575,17 @@ mod tests {
             health.record_pair("e", &baseline, &candidate, &Comparison::equivalent());
         }
         let s = health.snapshot();
-        assert!((s.baseline_latency.p50_ms - 50.0).abs() < 1.0, "{:?}", s.baseline_latency);
-        assert!((s.candidate_latency.p99_ms - 297.0).abs() < 3.0, "{:?}", s.candidate_latency);
-        // 1.25 × 99 / 297 ≈ 0.417, floored at 0.5
+        assert!(
+            (s.baseline_latency.p50_ms - 50.0).abs() < 1.0,
+            "{:?}",
+            s.baseline_latency
+        );
+        assert!(
+            (s.candidate_latency.p99_ms - 297.0).abs() < 3.0,
+            "{:?}",
+            s.candidate_latency
+        );
+        // (1.25 × 99 + 5) / 297 ≈ 0.43, floored at 0.5
         assert_eq!(s.score_parts.latency_factor, LATENCY_FLOOR);
         assert_eq!(s.score, 50.0);
     }

@@ -7,8 +7,12 @@ use std::collections::BTreeMap;
 
 /// How many differing paths a snapshot lists, overall and per endpoint.
 pub const TOP_DIFFERENCES: usize = 10;
-/// Candidate p99 latency up to this multiple of the baseline's costs no score.
+/// Candidate p99 latency up to this multiple of the baseline's (plus
+/// [`LATENCY_SLACK_MS`]) costs no score.
 pub const LATENCY_ALLOWANCE: f64 = 1.25;
+/// Milliseconds of candidate p99 beyond the baseline's that cost no score
+/// whatever the ratio: sub-millisecond jitter is not a regression.
+pub const LATENCY_SLACK_MS: f64 = 5.0;
 /// The lowest the latency factor of the score goes.
 pub const LATENCY_FLOOR: f64 = 0.5;
 
@@ -21,8 +25,9 @@ pub const LATENCY_FLOOR: f64 = 0.5;
 ///
 /// equivalence       = equivalent / pairs                       (1 with no pairs)
 /// excess_error_rate = max(0, candidate_errors − baseline_errors) / pairs
-/// latency_factor    = 1                                        if candidate p99 ≤ 1.25 × baseline p99
-///                   = max(0.5, 1.25 × baseline p99 / candidate p99)  otherwise
+/// allowed p99       = 1.25 × baseline p99 + 5 ms
+/// latency_factor    = 1                                        if candidate p99 ≤ allowed p99
+///                   = max(0.5, allowed p99 / candidate p99)    otherwise
 /// ```
 ///
 /// A pair is equivalent when every difference its comparator found is at a
@@ -182,17 +187,18 @@ impl ScoreParts {
             return Self::default();
         }
         let pairs = counts.pairs as f64;
-        let latency_factor = if baseline.count > 0
-            && candidate.count > 0
-            && candidate.p99_ms > LATENCY_ALLOWANCE * baseline.p99_ms
-        {
-            (LATENCY_ALLOWANCE * baseline.p99_ms / candidate.p99_ms).max(LATENCY_FLOOR)
-        } else {
-            1.0
-        };
+        let allowed = LATENCY_ALLOWANCE * baseline.p99_ms + LATENCY_SLACK_MS;
+        let latency_factor =
+            if baseline.count > 0 && candidate.count > 0 && candidate.p99_ms > allowed {
+                (allowed / candidate.p99_ms).max(LATENCY_FLOOR)
+            } else {
+                1.0
+            };
         Self {
             equivalence: counts.equivalent.min(counts.pairs) as f64 / pairs,
-            excess_error_rate: counts.candidate_errors.saturating_sub(counts.baseline_errors) as f64
+            excess_error_rate: counts
+                .candidate_errors
+                .saturating_sub(counts.baseline_errors) as f64
                 / pairs,
             latency_factor,
         }

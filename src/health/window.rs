@@ -104,7 +104,10 @@ impl EndpointStats {
     pub(crate) fn record_latency(&mut self, baseline: Duration, candidate: Duration) {
         let latency = self.latency.get_or_insert_with(Latency::new);
         // `record` grows an auto-resizing histogram; `saturating_record` would not.
-        for (h, d) in [(&mut latency.baseline, baseline), (&mut latency.candidate, candidate)] {
+        for (h, d) in [
+            (&mut latency.baseline, baseline),
+            (&mut latency.candidate, candidate),
+        ] {
             if h.record(micros(d)).is_err() {
                 h.saturating_record(micros(d));
             }
@@ -123,12 +126,15 @@ impl EndpointStats {
         } else {
             OTHER_PATHS
         };
-        let stats = self.paths.entry(key.to_owned()).or_insert_with(|| PathStats {
-            kind: difference.kind,
-            raw: 0,
-            noise: 0,
-            sample: None,
-        });
+        let stats = self
+            .paths
+            .entry(key.to_owned())
+            .or_insert_with(|| PathStats {
+                kind: difference.kind,
+                raw: 0,
+                noise: 0,
+                sample: None,
+            });
         (key.to_owned(), stats)
     }
 
