@@ -87,13 +87,21 @@ fn overhead(c: &mut Criterion) {
     let health = on.health();
     group.bench_function("layer 100%", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            run(on.layer(tower::service_fn(echo)), &body, Some(&health), iters)
+            run(
+                on.layer(tower::service_fn(echo)),
+                &body,
+                Some(&health),
+                iters,
+            )
         })
     });
     group.finish();
 
     let s = health.snapshot();
-    assert_eq!(s.pairs, s.sampled, "every sampled request was compared: {s:?}");
+    assert_eq!(
+        s.pairs, s.sampled,
+        "every sampled request was compared: {s:?}"
+    );
 }
 
 criterion_group!(benches, overhead);

@@ -8,7 +8,7 @@
 //!   background; the client only ever sees the primary's answer, unchanged
 //!   and undelayed.
 //! - [`compare`]: the two answers are compared.
-//! - [`health`]: the verdicts add up in a shared [`Health`](health::Health).
+//! - [`health`]: the verdicts add up in a shared [`Health`].
 //! - [`sample`]: which requests are shadowed.
 //!
 //! # Example

@@ -293,7 +293,10 @@ impl ByKey {
         let source = match HeaderName::try_from(name.as_ref()) {
             Ok(name) => KeySource::Header(name),
             Err(_) => {
-                tracing::warn!(name = name.as_ref(), "invalid header name for ByKey; nothing will be sampled");
+                tracing::warn!(
+                    name = name.as_ref(),
+                    "invalid header name for ByKey; nothing will be sampled"
+                );
                 KeySource::Cookie(String::new())
             }
         };
@@ -360,7 +363,8 @@ impl ByKey {
                 .find_map(|pair| {
                     let pair = pair.trim_ascii();
                     let eq = pair.iter().position(|&b| b == b'=')?;
-                    (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
+                    (pair[..eq].trim_ascii() == name.as_bytes())
+                        .then(|| pair[eq + 1..].trim_ascii())
                 }),
         }
     }
@@ -399,7 +403,10 @@ impl Matches {
     {
         Self {
             name: HeaderName::try_from(name.as_ref()).ok(),
-            values: values.into_iter().map(|v| v.as_ref().as_bytes().to_vec()).collect(),
+            values: values
+                .into_iter()
+                .map(|v| v.as_ref().as_bytes().to_vec())
+                .collect(),
         }
     }
 }

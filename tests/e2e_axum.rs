@@ -22,7 +22,10 @@ async fn serve(app: Router) -> SocketAddr {
 
 fn stable() -> Router {
     Router::new()
-        .route("/items/{id}", get(|Path(id): Path<u32>| async move { format!("{{\"id\":{id},\"price\":10}}") }))
+        .route(
+            "/items/{id}",
+            get(|Path(id): Path<u32>| async move { format!("{{\"id\":{id},\"price\":10}}") }),
+        )
         .route("/echo", post(|body: Bytes| async move { body }))
 }
 
@@ -79,17 +82,28 @@ async fn a_layer_on_one_route_with_a_keyed_sampler() {
         .build();
     let health = layer.health();
     let app = Router::new()
-        .route("/items/{id}", get(|Path(id): Path<u32>| async move { format!("{{\"id\":{id},\"price\":10}}") }).layer(layer))
+        .route(
+            "/items/{id}",
+            get(|Path(id): Path<u32>| async move { format!("{{\"id\":{id},\"price\":10}}") })
+                .layer(layer),
+        )
         .route("/other", get(|| async { "untouched" }));
     let addr = serve(app).await;
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 
-    for (path, user) in [("/items/3", Some("u1")), ("/items/4", None), ("/other", Some("u2"))] {
+    for (path, user) in [
+        ("/items/3", Some("u1")),
+        ("/items/4", None),
+        ("/other", Some("u2")),
+    ] {
         let mut req = Request::get(format!("http://{addr}{path}"));
         if let Some(user) = user {
             req = req.header("x-user-id", user);
         }
-        let res = client.request(req.body(Full::default()).unwrap()).await.unwrap();
+        let res = client
+            .request(req.body(Full::default()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.into_body().collect().await.unwrap();
     }

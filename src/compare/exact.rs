@@ -77,7 +77,10 @@ mod tests {
         let c = Exact.compare(&ok, &failed);
         assert_eq!(c.differences[0].kind, DiffKind::Error);
         assert_eq!(c.differences[0].baseline, None);
-        assert_eq!(c.differences[0].candidate.as_deref(), Some("panicked: boom"));
+        assert_eq!(
+            c.differences[0].candidate.as_deref(),
+            Some("panicked: boom")
+        );
 
         assert!(Exact.compare(&failed, &failed.clone()).is_equivalent());
     }

@@ -78,7 +78,11 @@ impl Comparison {
     /// Two answers that differ as `differences` say, scored `score`
     /// (clamped to `0.0..=1.0`, `NaN` as `0.0`).
     pub fn different(score: f64, differences: Vec<Difference>) -> Self {
-        let score = if score.is_nan() { 0.0 } else { score.clamp(0.0, 1.0) };
+        let score = if score.is_nan() {
+            0.0
+        } else {
+            score.clamp(0.0, 1.0)
+        };
         Self { score, differences }
     }
 

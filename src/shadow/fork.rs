@@ -86,7 +86,8 @@ impl<T> Fork<T> {
                 (call(shadow, request, limit, wait).await, None)
             }
             Some(secondary) => {
-                let twin = Request::from_parts(copy_head(&request), RequestBody::full(body.clone()));
+                let twin =
+                    Request::from_parts(copy_head(&request), RequestBody::full(body.clone()));
                 let request = Request::from_parts(request, RequestBody::full(body));
                 let (candidate, secondary) = futures::join!(
                     call(shadow, request, limit, wait),
@@ -142,7 +143,8 @@ where
         let response = ready.call(request).await.map_err(service_error)?;
         let latency = called.elapsed();
         let (head, body) = response.into_parts();
-        let mut exchange = Exchange::new(head.status, head.headers, Bytes::new()).with_latency(latency);
+        let mut exchange =
+            Exchange::new(head.status, head.headers, Bytes::new()).with_latency(latency);
         let mut capture = Capture::new(limit);
         let mut body = std::pin::pin!(body);
         while !capture.truncated {
@@ -170,7 +172,8 @@ where
             Exchange::failed(error).with_latency(started.elapsed())
         }
         Err(_) => {
-            let error = ExchangeError::new(ErrorKind::Timeout, format!("no answer within {wait:?}"));
+            let error =
+                ExchangeError::new(ErrorKind::Timeout, format!("no answer within {wait:?}"));
             Exchange::failed(error).with_latency(wait)
         }
     }

@@ -69,7 +69,9 @@ where
             }
             Err(e) => {
                 let error = ExchangeError::new(ErrorKind::Service, &e);
-                let _ = side.to_shadow.send(Exchange::failed(error).with_latency(latency));
+                let _ = side
+                    .to_shadow
+                    .send(Exchange::failed(error).with_latency(latency));
                 Err(e)
             }
         })

@@ -207,7 +207,6 @@ fn admit(
     config.try_slot().ok_or(SkipReason::Overloaded)
 }
 
-
 /// A copy of a request head: method, URI, version and headers. Extensions
 /// are not copied; they are not `Clone`.
 pub(crate) fn copy_head(head: &http::request::Parts) -> http::request::Parts {
