@@ -10,6 +10,7 @@
 //! - [`compare`]: the two answers are compared.
 //! - [`health`]: the verdicts add up in a shared [`Health`].
 //! - [`sample`]: which requests are shadowed.
+//! - [`router`]: live traffic split between stable and canary by [`Weights`].
 //!
 //! # Example
 //!
@@ -55,6 +56,7 @@
 pub mod compare;
 pub mod exchange;
 pub mod health;
+pub mod router;
 pub mod sample;
 pub mod shadow;
 
@@ -64,5 +66,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub use crate::compare::{Comparator, Comparison, DiffKind, Difference};
 pub use crate::exchange::Exchange;
 pub use crate::health::{Health, HealthSnapshot};
+pub use crate::router::{WeightedRouter, WeightedRouterLayer, Weights};
 pub use crate::sample::Sampler;
 pub use crate::shadow::{Shadow, ShadowLayer};

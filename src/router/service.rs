@@ -1,0 +1,233 @@
+use super::future::ResponseFuture;
+use super::layer::StickyKey;
+use super::{Version, Weights};
+use crate::sample::unit_point;
+use http::{Request, Response};
+use std::fmt;
+use std::task::{Context, Poll};
+use tower::ServiceExt;
+use tower_service::Service;
+
+/// Sends each request to the stable service `S` or the canary `C`, by the
+/// canary weight, and marks the response with the [`Version`] that served it.
+///
+/// # Readiness
+///
+/// `poll_ready` is always ready: which version a request goes to is only
+/// known in `call`, and waiting for both would let one version's
+/// backpressure hold back the other's traffic. Instead `call` takes a clone
+/// of the chosen service and waits for *its* readiness inside the response
+/// future, so a saturated canary slows only canary requests.
+pub struct WeightedRouter<S, C> {
+    stable: S,
+    canary: C,
+    weights: Weights,
+    sticky: Option<StickyKey>,
+}
+
+impl<S, C> WeightedRouter<S, C> {
+    /// Routes `weights.canary()` of requests to `canary`, the rest to `stable`.
+    pub fn new(stable: S, canary: C, weights: Weights) -> Self {
+        Self::from_parts(stable, canary, weights, None)
+    }
+
+    pub(crate) fn from_parts(
+        stable: S,
+        canary: C,
+        weights: Weights,
+        sticky: Option<StickyKey>,
+    ) -> Self {
+        Self {
+            stable,
+            canary,
+            weights,
+            sticky,
+        }
+    }
+
+    /// A layer that wraps the stable service.
+    pub fn layer(canary: C, weights: Weights) -> super::WeightedRouterLayer<C> {
+        super::WeightedRouterLayer::new(canary, weights)
+    }
+
+    /// The weights this router reads.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The stable service.
+    pub fn get_ref(&self) -> &S {
+        &self.stable
+    }
+
+    /// The stable service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stable
+    }
+
+    /// The canary service.
+    pub fn canary_ref(&self) -> &C {
+        &self.canary
+    }
+
+    /// Consumes `self`, returning the stable service.
+    pub fn into_inner(self) -> S {
+        self.stable
+    }
+
+    /// Which version a request with this head goes to, at the current weight.
+    pub(crate) fn choose(&self, head: &http::request::Parts) -> Version {
+        let weight = self.weights.canary();
+        if weight <= 0.0 {
+            return Version::Stable;
+        }
+        if weight >= 1.0 {
+            return Version::Canary;
+        }
+        let point = match self.sticky.as_ref().and_then(|key| key(head)) {
+            Some(key) => unit_point(STICKY_SEED, &key),
+            None => rand::random::<f64>(),
+        };
+        if point < weight {
+            Version::Canary
+        } else {
+            Version::Stable
+        }
+    }
+}
+
+/// The seed of the sticky hash, fixed so every replica places a key alike.
+const STICKY_SEED: u64 = 0x7368_6164_6f77;
+
+impl<S: Clone, C: Clone> Clone for WeightedRouter<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            stable: self.stable.clone(),
+            canary: self.canary.clone(),
+            weights: self.weights.clone(),
+            sticky: self.sticky.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for WeightedRouter<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeightedRouter")
+            .field("stable", &self.stable)
+            .field("canary", &self.canary)
+            .field("weights", &self.weights)
+            .field("sticky", &self.sticky.is_some())
+            .finish()
+    }
+}
+
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for WeightedRouter<S, C>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    C: Service<Request<ReqBody>, Response = Response<ResBody>, Error = S::Error> + Clone,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, C, Request<ReqBody>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (head, body) = req.into_parts();
+        let version = self.choose(&head);
+        let req = Request::from_parts(head, body);
+        match version {
+            Version::Stable => ResponseFuture::stable(self.stable.clone().oneshot(req)),
+            Version::Canary => ResponseFuture::canary(self.canary.clone().oneshot(req)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::WeightedRouterLayer;
+    use http::HeaderName;
+    use std::convert::Infallible;
+    use tower::{service_fn, Layer};
+
+    fn head(user: &str) -> http::request::Parts {
+        Request::get("/")
+            .header("x-user-id", user)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn router(weights: &Weights) -> WeightedRouter<(), ()> {
+        WeightedRouterLayer::new((), weights.clone())
+            .sticky_header(HeaderName::from_static("x-user-id"))
+            .layer(())
+    }
+
+    #[test]
+    fn sticky_keys_match_the_weight_and_never_move_back() {
+        let weights = Weights::new(0.0);
+        let router = router(&weights);
+        let users: Vec<_> = (0..10_000).map(|i| head(&format!("user-{i}"))).collect();
+        let mut on_canary = vec![false; users.len()];
+        for step in 1..=10 {
+            let weight = f64::from(step) / 10.0;
+            weights.set_canary(weight);
+            let mut count = 0;
+            for (user, was) in users.iter().zip(on_canary.iter_mut()) {
+                let now = router.choose(user) == Version::Canary;
+                assert!(
+                    now || !*was,
+                    "a key moved back to stable at weight {weight}"
+                );
+                *was = now;
+                count += usize::from(now);
+            }
+            // Binomial: n = 10_000, sd ≤ 50; allow 5 sd.
+            let expected = weight * users.len() as f64;
+            assert!(
+                (count as f64 - expected).abs() <= 250.0,
+                "{count} at {weight}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_canary_that_is_never_ready_does_not_hold_back_stable_traffic() {
+        let weights = Weights::new(0.0);
+        let stable =
+            service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new("stable")) });
+        let (canary, mut handle) = tower_test::mock::pair::<Request<()>, Response<&'static str>>();
+        handle.allow(0); // never ready
+        let canary = tower::util::MapErr::new(canary, |_| -> Infallible { unreachable!() });
+        let mut router = WeightedRouter::new(stable, canary, weights.clone());
+        for _ in 0..3 {
+            let res = router
+                .ready()
+                .await
+                .unwrap()
+                .call(Request::new(()))
+                .await
+                .unwrap();
+            assert_eq!(res.extensions().get::<Version>(), Some(&Version::Stable));
+            assert_eq!(*res.body(), "stable");
+        }
+        weights.set_canary(1.0);
+        let pending = router.ready().await.unwrap().call(Request::new(()));
+        weights.set_canary(0.0);
+        // The canary request waits on the canary; stable requests still flow.
+        let res = router
+            .ready()
+            .await
+            .unwrap()
+            .call(Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(*res.body(), "stable");
+        drop(pending);
+    }
+}
