@@ -56,6 +56,7 @@
 pub mod compare;
 pub mod exchange;
 pub mod health;
+pub mod policy;
 pub mod router;
 pub mod sample;
 pub mod shadow;
@@ -66,6 +67,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub use crate::compare::{Comparator, Comparison, DiffKind, Difference};
 pub use crate::exchange::Exchange;
 pub use crate::health::{Health, HealthSnapshot};
+pub use crate::policy::{Decision, RollbackPolicy};
 pub use crate::router::{WeightedRouter, WeightedRouterLayer, Weights};
 pub use crate::sample::Sampler;
 pub use crate::shadow::{Shadow, ShadowLayer};

@@ -47,8 +47,9 @@ mod window;
 
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
-    EndpointSnapshot, HealthSnapshot, LatencySummary, PathReport, ScoreParts, SkippedReasons,
-    LATENCY_ALLOWANCE, LATENCY_FLOOR, LATENCY_SLACK_MS, TOP_DIFFERENCES,
+    EndpointSnapshot, HealthSnapshot, KpiSnapshot, KpiSummary, LatencySummary, PathReport,
+    ScoreParts, SkippedReasons, LATENCY_ALLOWANCE, LATENCY_FLOOR, LATENCY_SLACK_MS,
+    TOP_DIFFERENCES,
 };
 
 use self::snapshot::sort_reports;
@@ -206,6 +207,26 @@ impl Builder {
     }
 }
 
+/// One side of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The stable version.
+    Baseline = 0,
+    /// The candidate version.
+    Candidate = 1,
+}
+
+impl Side {
+    /// The side's name, as used in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Candidate => "candidate",
+        }
+    }
+}
+
 /// Why a sampled request was not shadowed (or its pair not compared).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -273,22 +294,21 @@ impl Health {
 
     /// The figures over the window.
     pub fn snapshot(&self) -> HealthSnapshot {
-        let (window_secs, layer, endpoints) = {
+        let (window_secs, merged) = {
             let window = self.inner.window.lock();
-            let (layer, endpoints) = window.merged();
             let limits = window.limits;
             (
                 limits.bucket.as_secs_f64() * limits.buckets as f64,
-                layer,
-                endpoints,
+                window.merged(),
             )
         };
+        let (layer, endpoints) = (&merged.layer, &merged.endpoints);
         let noise = &self.inner.noise;
         let mut all = EndpointStats::default();
         let mut per_endpoint = std::collections::BTreeMap::new();
         let mut top_differences = Vec::new();
         let mut dismissed = Vec::new();
-        for (name, stats) in &endpoints {
+        for (name, stats) in endpoints {
             let snapshot = EndpointSnapshot::of(name, stats, noise);
             top_differences.extend(snapshot.top_differences.iter().cloned());
             dismissed.extend(snapshot.noise.iter().cloned());
@@ -318,6 +338,11 @@ impl Health {
             top_differences,
             noise: dismissed,
             endpoints: per_endpoint,
+            kpis: merged
+                .kpis
+                .iter()
+                .map(|(name, stats)| (name.clone(), KpiSnapshot::of(stats)))
+                .collect(),
             score: overall.score,
             score_parts: overall.score_parts,
         };
@@ -353,6 +378,31 @@ impl Health {
     pub fn record_skip(&self, reason: SkipReason) {
         self.inner.window.lock().layer().skipped[reason.index()] += 1;
         metrics::counter!(names::SKIPPED, "reason" => reason.as_str()).increment(1);
+    }
+
+    /// Records one value of a custom KPI (e.g. database query time) that
+    /// the application measured on one side, to be judged like the built-in
+    /// figures (see [`KpiSnapshot`]). At most 32 KPI names are kept; values
+    /// of further names are dropped. Non-finite values are ignored.
+    ///
+    /// ```
+    /// use tower_shadow::health::{Health, Side};
+    ///
+    /// let health = Health::new();
+    /// health.record_kpi("db_query_ms", Side::Baseline, 4.0);
+    /// health.record_kpi("db_query_ms", Side::Candidate, 9.0);
+    /// let kpi = health.snapshot().kpis["db_query_ms"];
+    /// assert_eq!((kpi.baseline.mean, kpi.candidate.mean), (4.0, 9.0));
+    /// ```
+    pub fn record_kpi(&self, name: &str, side: Side, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        if let Some(stats) = self.inner.window.lock().kpi(name) {
+            stats[side as usize].record(value);
+        }
+        metrics::histogram!(names::KPI, "kpi" => name.to_owned(), "side" => side.as_str())
+            .record(value);
     }
 
     /// Counts a baseline-vs-secondary comparison of `endpoint`: what differs

@@ -8,6 +8,7 @@
 //! | `tower_shadow_differences_total` | counter | `endpoint`, `path` | real differences, by endpoint and path |
 //! | `tower_shadow_errors_total` | counter | `side` = `baseline` \| `candidate` | failed sides of compared pairs (errors, timeouts, panics, 5xx) |
 //! | `tower_shadow_latency_seconds` | histogram | `side` | time to the response head, per side |
+//! | `tower_shadow_kpi` | histogram | `kpi`, `side` | custom KPIs reported with `Health::record_kpi` |
 //! | `tower_shadow_score` | gauge | | the health score, 0–100 |
 //! | `tower_shadow_in_flight` | gauge | | shadows running now |
 
@@ -23,6 +24,8 @@ pub const DIFFERENCES: &str = "tower_shadow_differences_total";
 pub const ERRORS: &str = "tower_shadow_errors_total";
 /// Histogram: seconds to the response head, by `side`.
 pub const LATENCY: &str = "tower_shadow_latency_seconds";
+/// Histogram: custom KPI values, by `kpi` and `side`.
+pub const KPI: &str = "tower_shadow_kpi";
 /// Gauge: the health score, 0–100.
 pub const SCORE: &str = "tower_shadow_score";
 /// Gauge: shadows running now.

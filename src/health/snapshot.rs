@@ -1,4 +1,4 @@
-use super::window::{Counts, EndpointStats, Latency};
+use super::window::{Counts, EndpointStats, KpiStats, Latency};
 use super::NoiseThresholds;
 use crate::compare::{DiffKind, Difference};
 use hdrhistogram::Histogram;
@@ -73,6 +73,9 @@ pub struct HealthSnapshot {
     pub noise: Vec<PathReport>,
     /// The same figures per endpoint.
     pub endpoints: BTreeMap<String, EndpointSnapshot>,
+    /// Custom KPIs the application reported for each side
+    /// ([`Health::record_kpi`](super::Health::record_kpi)).
+    pub kpis: BTreeMap<String, KpiSnapshot>,
     /// 0–100; see the type's docs for the formula.
     pub score: f64,
     /// The inputs of `score`.
@@ -124,6 +127,44 @@ pub struct PathReport {
     pub noise: u64,
     /// A recent difference at this path.
     pub sample: Option<Difference>,
+}
+
+/// A custom KPI on both sides, over the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiSnapshot {
+    /// The stable version's values.
+    pub baseline: KpiSummary,
+    /// The candidate's values.
+    pub candidate: KpiSummary,
+}
+
+/// Count, mean and maximum of one KPI on one side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiSummary {
+    /// How many values were reported.
+    pub count: u64,
+    /// Their mean (0 with none).
+    pub mean: f64,
+    /// Their maximum (0 with none).
+    pub max: f64,
+}
+
+impl KpiSnapshot {
+    pub(crate) fn of([baseline, candidate]: &[KpiStats; 2]) -> Self {
+        let summary = |s: &KpiStats| KpiSummary {
+            count: s.count,
+            mean: if s.count == 0 {
+                0.0
+            } else {
+                s.sum / s.count as f64
+            },
+            max: s.max,
+        };
+        Self {
+            baseline: summary(baseline),
+            candidate: summary(candidate),
+        }
+    }
 }
 
 /// Latency quantiles of one side, in milliseconds (about 1 % relative error).

@@ -167,10 +167,46 @@ impl EndpointStats {
     }
 }
 
+/// Count, sum and maximum of one KPI on one side.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KpiStats {
+    pub(crate) count: u64,
+    pub(crate) sum: f64,
+    pub(crate) max: f64,
+}
+
+impl KpiStats {
+    pub(crate) fn record(&mut self, value: f64) {
+        self.max = if self.count == 0 {
+            value
+        } else {
+            self.max.max(value)
+        };
+        self.count += 1;
+        self.sum += value;
+    }
+
+    fn add(&mut self, other: &KpiStats) {
+        if other.count > 0 {
+            self.max = if self.count == 0 {
+                other.max
+            } else {
+                self.max.max(other.max)
+            };
+            self.count += other.count;
+            self.sum += other.sum;
+        }
+    }
+}
+
+/// The most custom KPIs kept; values of further names are dropped.
+pub(crate) const MAX_KPIS: usize = 32;
+
 #[derive(Debug, Default)]
 struct Bucket {
     index: u64,
     layer: Counts,
+    kpis: HashMap<String, [KpiStats; 2]>,
     endpoints: HashMap<String, EndpointStats>,
 }
 
@@ -204,6 +240,7 @@ impl Window {
         if bucket.index != index {
             bucket.index = index;
             bucket.layer = Counts::default();
+            bucket.kpis.clear();
             bucket.endpoints.clear();
         }
         bucket
@@ -212,6 +249,16 @@ impl Window {
     /// Layer-wide counts of the current bucket.
     pub(crate) fn layer(&mut self) -> &mut Counts {
         &mut self.current().layer
+    }
+
+    /// The current bucket's stats of KPI `name` (baseline, candidate), or
+    /// `None` when [`MAX_KPIS`] other names are already kept.
+    pub(crate) fn kpi(&mut self, name: &str) -> Option<&mut [KpiStats; 2]> {
+        let kpis = &mut self.current().kpis;
+        if !kpis.contains_key(name) && kpis.len() >= MAX_KPIS {
+            return None;
+        }
+        Some(kpis.entry(name.to_owned()).or_default())
     }
 
     /// The current bucket's stats for `endpoint`, or for
@@ -259,16 +306,28 @@ impl Window {
         totals
     }
 
-    /// The whole window merged: layer-wide counts and per-endpoint stats.
-    pub(crate) fn merged(&self) -> (Counts, HashMap<String, EndpointStats>) {
-        let mut layer = Counts::default();
-        let mut endpoints: HashMap<String, EndpointStats> = HashMap::new();
+    /// The whole window merged.
+    pub(crate) fn merged(&self) -> Merged {
+        let mut merged = Merged::default();
         for bucket in self.live() {
-            layer.add(&bucket.layer);
+            merged.layer.add(&bucket.layer);
+            for (name, [baseline, candidate]) in &bucket.kpis {
+                let [b, c] = merged.kpis.entry(name.clone()).or_default();
+                b.add(baseline);
+                c.add(candidate);
+            }
             for (name, stats) in &bucket.endpoints {
-                endpoints.entry(name.clone()).or_default().add(stats);
+                merged.endpoints.entry(name.clone()).or_default().add(stats);
             }
         }
-        (layer, endpoints)
+        merged
     }
+}
+
+/// A window's buckets added up.
+#[derive(Debug, Default)]
+pub(crate) struct Merged {
+    pub(crate) layer: Counts,
+    pub(crate) kpis: HashMap<String, [KpiStats; 2]>,
+    pub(crate) endpoints: HashMap<String, EndpointStats>,
 }
