@@ -11,6 +11,8 @@
 //! - [`health`]: the verdicts add up in a shared [`Health`].
 //! - [`sample`]: which requests are shadowed.
 //! - [`router`]: live traffic split between stable and canary by [`Weights`].
+//! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
+//! - [`rollout`]: the controller that applies those decisions, stage by stage.
 //!
 //! # Example
 //!
@@ -57,6 +59,7 @@ pub mod compare;
 pub mod exchange;
 pub mod health;
 pub mod policy;
+pub mod rollout;
 pub mod router;
 pub mod sample;
 pub mod shadow;
@@ -68,6 +71,7 @@ pub use crate::compare::{Comparator, Comparison, DiffKind, Difference};
 pub use crate::exchange::Exchange;
 pub use crate::health::{Health, HealthSnapshot};
 pub use crate::policy::{Decision, RollbackPolicy};
+pub use crate::rollout::{Rollout, Stage};
 pub use crate::router::{WeightedRouter, WeightedRouterLayer, Weights};
 pub use crate::sample::Sampler;
 pub use crate::shadow::{Shadow, ShadowLayer};

@@ -11,6 +11,8 @@
 //! | `tower_shadow_kpi` | histogram | `kpi`, `side` | custom KPIs reported with `Health::record_kpi` |
 //! | `tower_shadow_score` | gauge | | the health score, 0–100 |
 //! | `tower_shadow_in_flight` | gauge | | shadows running now |
+//! | `tower_shadow_canary_weight` | gauge | | the canary's share of live traffic, 0–1 |
+//! | `tower_shadow_stage` | gauge | | the rollout stage: 0 shadow, 1 testing, 2 degraded, 3 live, 4 rolled back, 5 removing |
 
 /// Counter: requests the sampler picked.
 pub const SAMPLED: &str = "tower_shadow_sampled_total";
@@ -30,3 +32,7 @@ pub const KPI: &str = "tower_shadow_kpi";
 pub const SCORE: &str = "tower_shadow_score";
 /// Gauge: shadows running now.
 pub const IN_FLIGHT: &str = "tower_shadow_in_flight";
+/// Gauge: the canary's share of live traffic, 0–1.
+pub const CANARY_WEIGHT: &str = "tower_shadow_canary_weight";
+/// Gauge: the rollout stage (0 shadow, 1 testing, 2 degraded, 3 live, 4 rolled back, 5 removing).
+pub const STAGE: &str = "tower_shadow_stage";

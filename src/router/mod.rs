@@ -39,6 +39,7 @@ mod weights;
 pub use self::future::ResponseFuture;
 pub use self::layer::WeightedRouterLayer;
 pub use self::service::WeightedRouter;
+pub(crate) use self::weights::clamp_weight;
 pub use self::weights::Weights;
 
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 /// Everything the shadow's task needs; made in `Shadow::call`.
 pub(crate) struct Fork<T> {
+    pub(crate) roles: Roles,
     pub(crate) shadow: T,
     pub(crate) secondary: Option<T>,
     pub(crate) endpoint: String,
@@ -61,6 +62,7 @@ impl<T> Fork<T> {
         TB::Error: Into<BoxError>,
     {
         let Fork {
+            roles,
             shadow,
             secondary,
             endpoint,
@@ -97,9 +99,14 @@ impl<T> Fork<T> {
             }
         };
 
-        let Ok(Ok(baseline)) = timeout(wait, primary).await else {
+        let Ok(Ok(primary)) = timeout(wait, primary).await else {
             tracing::debug!("the primary's side did not complete; pair skipped");
             return health.record_skip(SkipReason::Incomplete);
+        };
+        // Pairs are always (stable, candidate), whichever served the user.
+        let (baseline, candidate) = match roles {
+            Roles::PrimaryIsStable => (primary, candidate),
+            Roles::PrimaryIsCandidate => (candidate, primary),
         };
         let compare = |a: &Exchange, b: &Exchange| {
             std::panic::catch_unwind(AssertUnwindSafe(|| config.comparator.compare(a, b)))
@@ -121,6 +128,15 @@ impl<T> Fork<T> {
             }
         }
     }
+}
+
+/// Which version the primary is: the stable one (the usual case, the
+/// shadow is the candidate), or the candidate, when a router sent the user
+/// to the canary and the copy goes to the stable version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Roles {
+    PrimaryIsStable,
+    PrimaryIsCandidate,
 }
 
 /// Calls the shadow and collects its answer, containing errors, panics and

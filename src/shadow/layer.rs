@@ -1,6 +1,7 @@
 use super::Shadow;
 use crate::compare::{Comparator, Exact};
 use crate::health::{EndpointKey, Health, RouteTemplate};
+use crate::router::{WeightedRouter, Weights};
 use crate::sample::{Always, Sampler};
 use http::{HeaderName, HeaderValue, Method};
 use std::fmt;
@@ -39,6 +40,42 @@ impl<T> ShadowLayer<T> {
     /// The [`Health`] this layer records into.
     pub fn health(&self) -> Health {
         self.config.health.clone()
+    }
+
+    /// Splits live traffic between `stable` and this layer's shadow service
+    /// (the candidate) by `weights`, and shadows each request to the
+    /// *other* version: a user routed to stable has the candidate shadowed,
+    /// a user routed to the canary has stable shadowed. Pairs are always
+    /// recorded as (stable, candidate) in this layer's [`Health`].
+    ///
+    /// A [`secondary`](Builder::secondary) is used only for requests routed
+    /// to stable.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_shadow::{router::Weights, shadow::ShadowLayer};
+    ///
+    /// let stable = Router::new().route("/", get(|| async { "v1" }));
+    /// let candidate = Router::new().route("/", get(|| async { "v2" }));
+    /// let weights = Weights::new(0.1);
+    /// let layer = ShadowLayer::new(candidate);
+    /// let health = layer.health();
+    /// let service = layer.route(stable, weights.clone());
+    /// # let _ = (service, health);
+    /// ```
+    pub fn route<S>(self, stable: S, weights: Weights) -> WeightedRouter<Shadow<S, T>, Shadow<T, S>>
+    where
+        S: Clone,
+        T: Clone,
+    {
+        let to_stable = Shadow::from_parts(
+            stable.clone(),
+            self.shadow.clone(),
+            self.secondary,
+            Arc::clone(&self.config),
+        );
+        let to_canary = Shadow::swapped(self.shadow, stable, None, self.config);
+        WeightedRouter::new(to_stable, to_canary, weights)
     }
 
     pub(crate) fn into_parts(self) -> (T, Option<T>, Arc<Config>) {

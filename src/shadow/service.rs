@@ -1,5 +1,5 @@
 use super::body::{RequestBody, ResponseBody};
-use super::fork::Fork;
+use super::fork::{Fork, Roles};
 use super::future::{ResponseFuture, Side};
 use super::layer::{Config, ShadowLayer};
 use crate::health::SkipReason;
@@ -27,6 +27,7 @@ pub struct Shadow<S, T> {
     inner: S,
     shadow: T,
     secondary: Option<T>,
+    roles: Roles,
     config: Arc<Config>,
 }
 
@@ -47,7 +48,17 @@ impl<S, T> Shadow<S, T> {
             inner,
             shadow,
             secondary,
+            roles: Roles::PrimaryIsStable,
             config,
+        }
+    }
+
+    /// A `Shadow` whose primary is the candidate and whose shadow is the
+    /// stable version: pairs are recorded the other way round.
+    pub(crate) fn swapped(inner: S, shadow: T, secondary: Option<T>, config: Arc<Config>) -> Self {
+        Self {
+            roles: Roles::PrimaryIsCandidate,
+            ..Self::from_parts(inner, shadow, secondary, config)
         }
     }
 
@@ -88,6 +99,7 @@ impl<S: Clone, T: Clone> Clone for Shadow<S, T> {
             inner: self.inner.clone(),
             shadow: self.shadow.clone(),
             secondary: self.secondary.clone(),
+            roles: self.roles,
             config: Arc::clone(&self.config),
         }
     }
@@ -164,6 +176,7 @@ where
         let (primary_tx, primary_rx) = oneshot::channel();
         let body = RequestBody::teed(body, config.max_body_bytes, body_tx);
         let fork = Fork {
+            roles: self.roles,
             shadow: self.shadow.clone(),
             secondary: self.secondary.clone(),
             endpoint: config.endpoint.endpoint(&head),
