@@ -32,8 +32,9 @@ pub const LATENCY_FLOOR: f64 = 0.5;
 ///
 /// A pair is equivalent when every difference its comparator found is at a
 /// path dismissed as noise (see [`NoiseThresholds`]). Each input is in
-/// [`ScoreParts`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// [`ScoreParts`]. With no pairs (and so in `HealthSnapshot::default()`)
+/// the score is 100: no evidence against the candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HealthSnapshot {
     /// The length of the window these figures cover, in seconds.
@@ -83,7 +84,7 @@ pub struct HealthSnapshot {
 }
 
 /// The figures of one endpoint over the window.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct EndpointSnapshot {
     /// Compared pairs.
@@ -110,6 +111,55 @@ pub struct EndpointSnapshot {
     pub score: f64,
     /// The inputs of `score`.
     pub score_parts: ScoreParts,
+}
+
+impl Default for HealthSnapshot {
+    fn default() -> Self {
+        let score_parts = ScoreParts::default();
+        Self {
+            window_secs: 0.0,
+            sampled: 0,
+            skipped: 0,
+            skipped_reasons: SkippedReasons::default(),
+            pairs: 0,
+            equivalent: 0,
+            different: 0,
+            baseline_errors: 0,
+            candidate_errors: 0,
+            candidate_timeouts: 0,
+            candidate_panics: 0,
+            noise_pairs: 0,
+            in_flight: 0,
+            baseline_latency: LatencySummary::default(),
+            candidate_latency: LatencySummary::default(),
+            top_differences: Vec::new(),
+            noise: Vec::new(),
+            endpoints: BTreeMap::new(),
+            kpis: BTreeMap::new(),
+            score: score_parts.score(),
+            score_parts,
+        }
+    }
+}
+
+impl Default for EndpointSnapshot {
+    fn default() -> Self {
+        let score_parts = ScoreParts::default();
+        Self {
+            pairs: 0,
+            equivalent: 0,
+            different: 0,
+            baseline_errors: 0,
+            candidate_errors: 0,
+            noise_pairs: 0,
+            baseline_latency: LatencySummary::default(),
+            candidate_latency: LatencySummary::default(),
+            top_differences: Vec::new(),
+            noise: Vec::new(),
+            score: score_parts.score(),
+            score_parts,
+        }
+    }
 }
 
 /// How often one path differed, and an example.

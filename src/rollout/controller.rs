@@ -306,8 +306,8 @@ impl Rollout {
     /// use tower_shadow::{health::Health, router::Weights, rollout::Rollout};
     ///
     /// let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
-    /// let stable = Router::new().route("/", get(|| async { "v1" }));
-    /// let candidate = Router::new().route("/", get(|| async { "v2" }));
+    /// let stable: Router = Router::new().route("/", get(|| async { "v1" }));
+    /// let candidate: Router = Router::new().route("/", get(|| async { "v2" }));
     /// let service = rollout.service(stable, candidate);
     /// # let _ = service;
     /// ```

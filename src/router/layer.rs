@@ -13,13 +13,14 @@ pub(crate) type StickyKey = Arc<dyn Fn(&Parts) -> Option<Vec<u8>> + Send + Sync>
 ///
 /// ```
 /// use axum::{routing::get, Router};
+/// use http::HeaderName;
 /// use tower_shadow::router::{WeightedRouterLayer, Weights};
 ///
 /// let weights = Weights::new(0.05);
 /// let canary = Router::new().route("/", get(|| async { "v2" }));
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "v1" }))
-///     .layer(WeightedRouterLayer::new(canary, weights.clone()).sticky_header("x-user-id"));
+///     .layer(WeightedRouterLayer::new(canary, weights.clone()).sticky_header(HeaderName::from_static("x-user-id")));
 /// weights.set_canary(0.5); // takes effect on the next request
 /// # let _ = app;
 /// ```

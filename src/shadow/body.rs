@@ -4,7 +4,7 @@
 use crate::exchange::{ErrorKind, Exchange, ExchangeError};
 use crate::health::SkipReason;
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -12,6 +12,16 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// Whether a response to `method` with `status` has no body by definition
+/// (HEAD, 1xx, 204, 304): servers write only its head and drop the body
+/// unpolled, so its side of the pair is complete at the head.
+pub(crate) fn bodyless(method: &Method, status: StatusCode) -> bool {
+    method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
 
 /// Bytes copied from a body as it passes, up to a limit.
 #[derive(Debug)]
@@ -234,7 +244,7 @@ impl ResponseTee {
         }
     }
 
-    fn finish(self, error: Option<ExchangeError>) {
+    pub(crate) fn finish(self, error: Option<ExchangeError>) {
         let exchange = Exchange {
             status: Some(self.status),
             headers: self.headers,

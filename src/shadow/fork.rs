@@ -1,7 +1,7 @@
 //! The shadow's side of a pair, on its own task: wait for the request body
 //! copy, call the shadow, wait for the primary's answer, compare, record.
 
-use super::body::{Capture, RequestBody};
+use super::body::{bodyless, Capture, RequestBody};
 use super::layer::Slot;
 use super::service::copy_head;
 use crate::exchange::{ErrorKind, Exchange, ExchangeError};
@@ -149,6 +149,7 @@ where
     TB::Error: Into<BoxError>,
 {
     let started = Instant::now();
+    let method = request.method().clone();
     let exchange = async move {
         let service_error = |e: T::Error| ExchangeError::new(ErrorKind::Service, e.into());
         let mut shadow = shadow;
@@ -161,6 +162,9 @@ where
         let (head, body) = response.into_parts();
         let mut exchange =
             Exchange::new(head.status, head.headers, Bytes::new()).with_latency(latency);
+        if bodyless(&method, head.status) {
+            return Ok(exchange);
+        }
         let mut capture = Capture::new(limit);
         let mut body = std::pin::pin!(body);
         while !capture.truncated {

@@ -1,4 +1,4 @@
-use super::body::{PrimarySide, ResponseBody, ResponseTee};
+use super::body::{bodyless, PrimarySide, ResponseBody, ResponseTee};
 use crate::exchange::{ErrorKind, Exchange, ExchangeError};
 use http::Response;
 use http_body::Body;
@@ -22,6 +22,7 @@ pin_project! {
 /// What the primary's side of a sampled request needs to report itself.
 #[derive(Debug)]
 pub(crate) struct Side {
+    pub(crate) method: http::Method,
     pub(crate) started: Instant,
     pub(crate) limit: usize,
     pub(crate) to_shadow: PrimarySide,
@@ -65,6 +66,10 @@ where
                     side.limit,
                     side.to_shadow,
                 );
+                if bodyless(&side.method, res.status()) {
+                    tee.finish(None);
+                    return Poll::Ready(Ok(res.map(|body| ResponseBody::new(body, None))));
+                }
                 Ok(res.map(|body| ResponseBody::new(body, Some(Box::new(tee)))))
             }
             Err(e) => {

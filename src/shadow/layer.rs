@@ -55,8 +55,8 @@ impl<T> ShadowLayer<T> {
     /// use axum::{routing::get, Router};
     /// use tower_shadow::{router::Weights, shadow::ShadowLayer};
     ///
-    /// let stable = Router::new().route("/", get(|| async { "v1" }));
-    /// let candidate = Router::new().route("/", get(|| async { "v2" }));
+    /// let stable: Router = Router::new().route("/", get(|| async { "v1" }));
+    /// let candidate: Router = Router::new().route("/", get(|| async { "v2" }));
     /// let weights = Weights::new(0.1);
     /// let layer = ShadowLayer::new(candidate);
     /// let health = layer.health();
@@ -211,7 +211,8 @@ impl<T> Builder<T> {
         self
     }
 
-    /// How long the shadow may take, from readiness to the end of its body
+    /// How long the shadow may take, from the moment the copy is ready to
+    /// send — its readiness wait included — to the end of its body
     /// (default 5 s); past it the shadow is dropped and counted as a
     /// candidate timeout. The same bound applies to waiting for the
     /// primary's side once the shadow has answered.
@@ -229,7 +230,8 @@ impl<T> Builder<T> {
     }
 
     /// The header set on the copy only, so the shadow can tell it is one
-    /// (default `x-shadow: 1`).
+    /// (default `x-shadow: 1`). A request that already carries it is never
+    /// shadowed again.
     pub fn marker(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.config.marker = (name, value);
         self

@@ -143,7 +143,9 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut head, body) = req.into_parts();
-        if !self.config.sampler.sample(&head) {
+        // A request that is itself a shadow copy is not shadowed again, so
+        // two services using the layer never multiply traffic.
+        if !self.config.sampler.sample(&head) || head.headers.contains_key(&self.config.marker.0) {
             let req = Request::from_parts(head, RequestBody::passthrough(body));
             return ResponseFuture::new(self.inner.call(req), None);
         }
@@ -189,6 +191,7 @@ where
         tokio::spawn(fork.run(id));
 
         let side = Side {
+            method: head.method.clone(),
             started: Instant::now(),
             limit: config.max_body_bytes,
             to_shadow: primary_tx,
