@@ -25,11 +25,17 @@ fn decision() -> impl Strategy<Value = Decision> {
     prop_oneof![
         Just(Decision::Hold),
         Just(Decision::Promote),
-        Just(Decision::Inconclusive { reason: "few pairs".into() }),
-        Just(Decision::Rollback { reason: "bad".into() }),
+        Just(Decision::Inconclusive {
+            reason: "few pairs".into()
+        }),
+        Just(Decision::Rollback {
+            reason: "bad".into()
+        }),
         // Weights outside [0, 1] and NaN included on purpose.
-        prop_oneof![-1.0..2.0f64, Just(f64::NAN)]
-            .prop_map(|w| Decision::Shift { canary_weight: w, reason: "shift".into() }),
+        prop_oneof![-1.0..2.0f64, Just(f64::NAN)].prop_map(|w| Decision::Shift {
+            canary_weight: w,
+            reason: "shift".into()
+        }),
     ]
 }
 

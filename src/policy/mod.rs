@@ -8,7 +8,104 @@
 //! audit log next to the decision, so "why did it roll back?" always has an
 //! answer.
 //!
+//! # Built-in policies
+//!
+//! - [`ThresholdPolicy`]: on the 0–100 score; under a rollback threshold
+//!   the canary's weight is cut, under a critical one it is rolled back.
+//! - [`ProgressivePolicy`]: raises the canary weight toward a target by a
+//!   bounded [`Step`] (at most [`MAX_STEP`], ten points, per interval),
+//!   holds while the error rate or the latency is over its hold threshold,
+//!   rolls back over its revert threshold, promotes at full traffic.
+//! - [`MultiKpiPolicy`]: a warning threshold per KPI — latency, error rate,
+//!   mismatch rate and the application's own KPIs — and a rollback when
+//!   more than N warn.
+//! - [`any`] / [`any_of`] act on the most severe decision of several
+//!   policies, [`all`] / [`all_of`] on the least severe
+//!   ([`Decision::severity`]).
+//! - [`guarded`]: a guard with a veto over a driver; [`Standard`], the
+//!   rollout's default, is [`ThresholdPolicy`] guarding a
+//!   [`ProgressivePolicy`] to full traffic.
+//! - [`MinPairs`]: the minimum sample guard for any policy.
+//!
+//! Each built-in policy gives no verdict on fewer than `min_pairs` pairs
+//! (default [`DEFAULT_MIN_PAIRS`], 100): it decides
+//! [`Decision::Inconclusive`] ("12 pairs < 100 needed") instead of
+//! guessing. It is also inconclusive on figures it cannot use (a NaN score,
+//! a NaN weight where the weight matters) and on invalid settings, never
+//! panicking. Each is configured with builder methods or loaded from JSON
+//! through serde, with defaults for every field, unknown fields rejected
+//! and values checked ([`ConfigError`] names the field and the allowed
+//! range).
+//!
 //! A closure `FnMut(&HealthSnapshot, f64) -> Decision` is a policy too.
+//!
+//! # Example
+//!
+//! The defaults: roll back under a score of 80, halve the canary weight
+//! under 95.
+//!
+//! ```
+//! use tower_shadow::health::HealthSnapshot;
+//! use tower_shadow::policy::{Decision, RollbackPolicy, ThresholdPolicy};
+//!
+//! let mut policy = ThresholdPolicy::new();
+//! let mut snapshot = HealthSnapshot::default();
+//! snapshot.pairs = 12;
+//! assert_eq!(
+//!     policy.decide(&snapshot, 0.2),
+//!     Decision::Inconclusive { reason: "12 pairs < 100 needed".into() }
+//! );
+//!
+//! snapshot.pairs = 500;
+//! snapshot.score = 72.0;
+//! let decision = policy.decide(&snapshot, 0.2);
+//! assert_eq!(decision, Decision::Rollback { reason: "score 72.0 < critical 80.0".into() });
+//! assert_eq!(
+//!     policy.evidence().to_string(),
+//!     "pairs 500.0000 ≥ 100.0000; score 72.0000 < 80.0000 CROSSED; score 72.0000 < 95.0000 CROSSED"
+//! );
+//! ```
+//!
+//! Customised: a progressive rollout with exponential steps, and two guards
+//! loaded from the operator's JSON, one of them on a KPI the application
+//! reports.
+//!
+//! ```
+//! use tower_shadow::health::{HealthSnapshot, KpiSnapshot, KpiSummary};
+//! use tower_shadow::policy::{any, Decision, MultiKpiPolicy, ProgressivePolicy, RollbackPolicy, Step, ThresholdPolicy};
+//!
+//! let mut rollout = ProgressivePolicy::new(1.0)
+//!     .step(Step::Exponential { first: 0.01, factor: 2.0 })
+//!     .hold_error_rate(0.005)
+//!     .revert_error_rate(0.02)
+//!     .min_pairs(200);
+//!
+//! let thresholds: ThresholdPolicy = serde_json::from_str(r#"{"rollback_threshold": 97, "critical_threshold": 90}"#)?;
+//! let kpis: MultiKpiPolicy = serde_json::from_str(r#"{"kpis": {"db_query_ms": 1.3}, "max_warnings": 0}"#)?;
+//! let mut guard = any(thresholds, kpis);
+//!
+//! let mut snapshot = HealthSnapshot::default();
+//! snapshot.pairs = 1000;
+//! snapshot.score = 99.0;
+//! assert_eq!(guard.decide(&snapshot, 0.04), Decision::Hold);
+//! assert!(matches!(rollout.decide(&snapshot, 0.04), Decision::Shift { canary_weight, .. } if canary_weight == 0.08));
+//!
+//! let side = |mean| KpiSummary { count: 300, mean, max: mean };
+//! snapshot.kpis.insert("db_query_ms".into(), KpiSnapshot { baseline: side(10.0), candidate: side(16.0) });
+//! assert_eq!(
+//!     guard.decide(&snapshot, 0.08),
+//!     Decision::Rollback { reason: "1 KPI warns, more than 0 allowed: kpi:db_query_ms 1.6 > 1.3".into() }
+//! );
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! A policy that holds when all is well (thresholds, KPIs) outranks a
+//! shift up in [`any`], so `any(ThresholdPolicy::new(),
+//! ProgressivePolicy::new(1.0))` would never move up: run guards and the
+//! progressive policy side by side as above, or give the progressive
+//! policy the thresholds it should hold on.
+//!
+//! A closure:
 //!
 //! ```
 //! use tower_shadow::health::HealthSnapshot;
@@ -23,6 +120,26 @@
 //! };
 //! assert_eq!(policy.decide(&HealthSnapshot::default(), 0.1), Decision::Hold);
 //! ```
+
+mod all;
+mod any;
+mod error;
+mod figures;
+mod guarded;
+mod min_pairs;
+mod multi_kpi;
+mod progressive;
+mod threshold;
+
+pub use self::all::{all, all_of, All, AllOf};
+pub use self::any::{any, any_of, Any, AnyOf};
+pub use self::error::ConfigError;
+pub use self::figures::{DEFAULT_MIN_PAIRS, P99_FLOOR_MS};
+pub use self::guarded::{guarded, Guarded, Standard};
+pub use self::min_pairs::MinPairs;
+pub use self::multi_kpi::{MultiKpiConfig, MultiKpiPolicy};
+pub use self::progressive::{ProgressiveConfig, ProgressivePolicy, Step, MAX_STEP};
+pub use self::threshold::{ThresholdConfig, ThresholdPolicy};
 
 use crate::health::HealthSnapshot;
 use serde::{Deserialize, Serialize};

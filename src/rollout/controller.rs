@@ -128,8 +128,8 @@ impl fmt::Debug for Builder {
 }
 
 impl Builder {
-    /// The policy consulted on each tick (default: the standard policy, see
-    /// [`Rollout::builder`]).
+    /// The policy consulted on each tick (default:
+    /// [`Standard`](crate::policy::Standard)).
     pub fn policy(mut self, policy: impl RollbackPolicy) -> Self {
         self.policy = Box::new(policy);
         self
@@ -271,7 +271,7 @@ impl Rollout {
     ///
     /// | setting | default |
     /// |---|---|
-    /// | [`policy`](Builder::policy) | [`ThresholdPolicy`](crate::policy::ThresholdPolicy) with its defaults |
+    /// | [`policy`](Builder::policy) | [`Standard`](crate::policy::Standard): thresholds guarding a progressive walk to full traffic |
     /// | [`interval`](Builder::interval) | 10 s |
     /// | [`alerts`](Builder::alerts) | [`TracingAlerts`] |
     /// | [`validation`](Builder::validation) | 60 s |
@@ -281,7 +281,7 @@ impl Rollout {
         Builder {
             health,
             weights,
-            policy: Box::new(|_: &HealthSnapshot, _: f64| Decision::Hold),
+            policy: Box::new(crate::policy::Standard::standard()),
             alerts: Vec::new(),
             interval: Duration::from_secs(10),
             validation: Duration::from_secs(60),
@@ -984,9 +984,11 @@ mod tests {
         let rollout = Rollout::builder(Health::new(), Weights::new(0.0))
             .adaptive(sampler.clone(), 1.0, 50.0)
             .build();
-        let mut s = HealthSnapshot::default();
-        s.pairs = 100;
-        s.different = 3;
+        let mut s = HealthSnapshot {
+            pairs: 100,
+            different: 3,
+            ..HealthSnapshot::default()
+        };
         rollout.step_with(&s);
         assert_eq!(sampler.percent(), 10.0);
         for _ in 0..5 {
