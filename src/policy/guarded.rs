@@ -17,6 +17,7 @@ use crate::health::HealthSnapshot;
 /// use tower_shadow::policy::{guarded, Decision, ProgressivePolicy, RollbackPolicy, ThresholdPolicy};
 ///
 /// let mut policy = guarded(ThresholdPolicy::new(), ProgressivePolicy::new(1.0));
+/// // ThresholdPolicy's defaults: halve under 95, roll back under 80.
 /// let mut snapshot = HealthSnapshot::default();
 /// snapshot.pairs = 1000;
 /// snapshot.score = 99.0;
@@ -24,7 +25,7 @@ use crate::health::HealthSnapshot;
 /// snapshot.score = 50.0;
 /// assert!(matches!(policy.decide(&snapshot, 0.2), Decision::Rollback { .. })); // the guard vetoes
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Guarded<G, D> {
     guard: G,
     driver: D,
@@ -42,13 +43,16 @@ impl<G, D> Guarded<G, D> {
     }
 }
 
-/// The rollout's default policy: [`ThresholdPolicy`] guarding a
-/// [`ProgressivePolicy`] toward full traffic, both with their defaults.
+/// The rollout's default policy: a strict [`ThresholdPolicy`] guarding a
+/// [`ProgressivePolicy`] toward full traffic.
 ///
 /// From `Shadow`, a healthy candidate is walked up 5 points per tick (never
-/// more than 10) and promoted; a score under 95 halves its weight, under 80
-/// rolls it back; excess errors or latency hold or revert it; under 100
-/// pairs nothing is decided.
+/// more than 10) and promoted. The guard is stricter than
+/// `ThresholdPolicy`'s own defaults, because with noise cancelled a real
+/// difference on a few percent of requests is a bug: a score under 99
+/// halves the canary's weight, under 97 rolls it back (a difference on 5 %
+/// of requests scores 95). Excess errors or latency hold or revert it;
+/// under 100 pairs nothing is decided.
 pub type Standard = Guarded<ThresholdPolicy, ProgressivePolicy>;
 
 impl Standard {
@@ -61,7 +65,16 @@ impl Standard {
     /// # let _ = policy;
     /// ```
     pub fn standard() -> Self {
-        guarded(ThresholdPolicy::new(), ProgressivePolicy::new(1.0))
+        let guard = ThresholdPolicy::new()
+            .rollback_threshold(99.0)
+            .critical_threshold(97.0);
+        guarded(guard, ProgressivePolicy::new(1.0))
+    }
+}
+
+impl Default for Standard {
+    fn default() -> Self {
+        Self::standard()
     }
 }
 
@@ -116,12 +129,13 @@ mod tests {
             policy.decide(&snapshot(500, 100.0), 0.96),
             Decision::Promote
         );
-        match policy.decide(&snapshot(500, 90.0), 0.4) {
+        match policy.decide(&snapshot(500, 98.0), 0.4) {
             Decision::Shift { canary_weight, .. } => assert!((canary_weight - 0.2).abs() < 1e-9),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            policy.decide(&snapshot(500, 70.0), 0.4),
+            // A difference on 5 % of requests.
+            policy.decide(&snapshot(500, 95.0), 0.4),
             Decision::Rollback { .. }
         ));
         assert!(!policy.evidence().checks.is_empty());
