@@ -9,34 +9,121 @@
 //! Comparison runs on the shadow's background task, never on the primary's
 //! path.
 //!
+//! - [`Standard`]: status, `content-type`, `grpc-status` and the body, as
+//!   JSON when both sides are JSON, as bytes otherwise.
+//! - [`JsonComparator`]: the same with every header and per-path rules —
+//!   [`ignore`](JsonComparator::ignore),
+//!   [`tolerance`](JsonComparator::tolerance) ([`Tolerance`]),
+//!   [`unordered`](JsonComparator::unordered),
+//!   [`shape`](JsonComparator::shape) ([`Shape`]) and [`HeaderRules`];
+//!   loadable from JSON ([`JsonComparatorConfig`]).
+//! - [`Exact`]: status and body bytes.
+//! - A closure `Fn(&Exchange, &Exchange) -> Comparison`.
+//! - [`And`] and [`Or`] ([`ComparatorExt::and`], [`ComparatorExt::or`])
+//!   combine comparators.
+//!
+//! # Example
+//!
+//! The default, [`Standard`]:
+//!
 //! ```
-//! use bytes::Bytes;
-//! use http::{HeaderMap, StatusCode};
-//! use tower_shadow::compare::{Comparator, Exact};
+//! use http::{header::CONTENT_TYPE, HeaderMap, HeaderValue, StatusCode};
+//! use tower_shadow::compare::{Comparator, Standard};
 //! use tower_shadow::exchange::Exchange;
 //!
-//! let a = Exchange::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"hello"));
-//! let b = Exchange::new(StatusCode::OK, HeaderMap::new(), Bytes::from_static(b"hellO"));
-//! let comparison = Exact.compare(&a, &b);
-//! assert!(!comparison.is_equivalent());
-//! assert_eq!(comparison.differences[0].path, "/body");
+//! let json = |body: &'static str| {
+//!     let mut headers = HeaderMap::new();
+//!     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+//!     Exchange::new(StatusCode::OK, headers, body)
+//! };
+//! let standard = Standard::new();
+//! let comparison = standard.compare(
+//!     &json(r#"{"items": [{"price": 1.50}], "total": 1.5}"#),
+//!     &json(r#"{"total": 1.5, "items": [{"price": 1.55}]}"#),
+//! );
+//! assert_eq!(comparison.differences.len(), 1);
+//! assert_eq!(comparison.differences[0].path, "/items/0/price");
+//! assert!(comparison.score > 0.8);
 //! ```
 //!
-//! A closure `Fn(&Exchange, &Exchange) -> Comparison` is a comparator too.
+//! Customised: rules for what may differ, and a check of our own on top.
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use tower_shadow::compare::{
+//!     Comparator, ComparatorExt, Comparison, DiffKind, Difference, JsonComparator, Shape, Tolerance,
+//! };
+//! use tower_shadow::exchange::Exchange;
+//!
+//! let rules = JsonComparator::new()
+//!     .ignore("/meta/timestamp")
+//!     .tolerance("/items/*/price", Tolerance::relative(0.01))
+//!     .unordered("/tags")
+//!     .shape("/id", Shape::Uuid)
+//!     .ignore_header("date");
+//! let no_5xx = |_: &Exchange, candidate: &Exchange| match candidate.status {
+//!     Some(s) if s.is_server_error() => Comparison::different(
+//!         0.0,
+//!         vec![Difference::new("status", DiffKind::Status, None::<u16>, Some(s.as_u16()))],
+//!     ),
+//!     _ => Comparison::equivalent(),
+//! };
+//! let comparator = rules.and(no_5xx);
+//!
+//! let a = Exchange::new(StatusCode::OK, HeaderMap::new(), r#"{"tags": ["x", "y"], "meta": {"timestamp": 1}}"#);
+//! let b = Exchange::new(StatusCode::OK, HeaderMap::new(), r#"{"tags": ["y", "x"], "meta": {"timestamp": 2}}"#);
+//! assert!(comparator.compare(&a, &b).is_equivalent());
+//! ```
 
+mod and;
 mod exact;
+mod headers;
+pub(crate) mod json;
+mod or;
+mod shape;
+mod standard;
+mod tolerance;
 
+pub use self::and::And;
 pub use self::exact::Exact;
+pub use self::headers::HeaderRules;
+pub use self::json::{ConfigError, JsonComparator, JsonComparatorConfig};
+pub use self::or::Or;
+pub use self::shape::Shape;
+pub use self::standard::Standard;
+pub use self::tolerance::Tolerance;
 
 use crate::exchange::Exchange;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Scores a (baseline, candidate) pair of exchanges.
 ///
-/// Implemented for closures `Fn(&Exchange, &Exchange) -> Comparison` and
-/// for `Box<dyn Comparator>`. A comparator must not panic; if one does, the
-/// layer contains the panic and counts the pair as a candidate error.
+/// Implemented for closures `Fn(&Exchange, &Exchange) -> Comparison`, for
+/// `Box<dyn Comparator>` and for `Arc<C>` (`C` any comparator, `dyn
+/// Comparator` included). A generic `Box<C>` impl is not possible: a boxed
+/// closure is itself a closure, so it would overlap the closure impl. A
+/// comparator must not panic; if one does, the layer contains the panic and
+/// counts the pair as a candidate error.
+///
+/// ```
+/// use std::sync::Arc;
+/// use http::{HeaderMap, StatusCode};
+/// use tower_shadow::compare::{Comparator, Comparison, Standard};
+/// use tower_shadow::exchange::Exchange;
+///
+/// fn check(c: impl Comparator) -> bool {
+///     let ok = Exchange::new(StatusCode::OK, HeaderMap::new(), "");
+///     c.compare(&ok, &ok.clone()).is_equivalent()
+/// }
+/// assert!(check(|_: &Exchange, _: &Exchange| Comparison::equivalent()));
+/// assert!(check(Arc::new(Standard::new())));
+/// let shared: Arc<dyn Comparator> = Arc::new(Standard::new());
+/// assert!(check(shared.clone()));
+/// let boxed: Box<dyn Comparator> = Box::new(Standard::new());
+/// assert!(check(boxed));
+/// ```
 pub trait Comparator: Send + Sync + 'static {
     /// Compares the candidate's answer against the baseline's.
     fn compare(&self, baseline: &Exchange, candidate: &Exchange) -> Comparison;
@@ -56,6 +143,49 @@ impl Comparator for Box<dyn Comparator> {
         (**self).compare(baseline, candidate)
     }
 }
+
+impl<C: Comparator + ?Sized> Comparator for Arc<C> {
+    fn compare(&self, baseline: &Exchange, candidate: &Exchange) -> Comparison {
+        (**self).compare(baseline, candidate)
+    }
+}
+
+/// Combinators for every [`Comparator`].
+///
+/// ```
+/// use tower_shadow::compare::{ComparatorExt, Exact, JsonComparator, Standard};
+///
+/// let strict = Standard::new().and(Exact);
+/// let lenient = Exact.or(JsonComparator::new().ignore("/meta"));
+/// # let _ = (strict, lenient);
+/// ```
+pub trait ComparatorExt: Comparator + Sized {
+    /// Both comparators: all their differences, the lower score ([`And`]).
+    ///
+    /// ```
+    /// use tower_shadow::compare::{ComparatorExt, Exact, Standard};
+    ///
+    /// let both = Standard::new().and(Exact);
+    /// # let _ = both;
+    /// ```
+    fn and<C: Comparator>(self, other: C) -> And<Self, C> {
+        And::new(self, other)
+    }
+
+    /// Either comparator: equivalent if either says so ([`Or`]).
+    ///
+    /// ```
+    /// use tower_shadow::compare::{ComparatorExt, Exact, Standard};
+    ///
+    /// let either = Exact.or(Standard::new());
+    /// # let _ = either;
+    /// ```
+    fn or<C: Comparator>(self, other: C) -> Or<Self, C> {
+        Or::new(self, other)
+    }
+}
+
+impl<T: Comparator> ComparatorExt for T {}
 
 /// The outcome of comparing a pair.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
