@@ -47,9 +47,9 @@ mod window;
 
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
-    EndpointSnapshot, HealthSnapshot, KpiSnapshot, KpiSummary, LatencySummary, PathReport,
-    ScoreParts, SkippedReasons, LATENCY_ALLOWANCE, LATENCY_FLOOR, LATENCY_SLACK_MS,
-    TOP_DIFFERENCES,
+    EndpointSnapshot, HealthSnapshot, KpiSnapshot, KpiSummary, LatencyBin, LatencyBins,
+    LatencySummary, PathReport, ScoreParts, SkippedReasons, LATENCY_ALLOWANCE, LATENCY_FLOOR,
+    LATENCY_SLACK_MS, TOP_DIFFERENCES,
 };
 
 use self::snapshot::sort_reports;
@@ -335,6 +335,7 @@ impl Health {
             in_flight: self.inner.pending.load(Ordering::Relaxed) as u64,
             baseline_latency: overall.baseline_latency,
             candidate_latency: overall.candidate_latency,
+            latency_bins: LatencyBins::of(all.latency.as_ref()),
             top_differences,
             noise: dismissed,
             endpoints: per_endpoint,
@@ -637,6 +638,13 @@ mod tests {
         );
         // (1.25 × 99 + 5) / 297 ≈ 0.43, floored at 0.5
         assert_eq!(s.score_parts.latency_factor, LATENCY_FLOOR);
+        let total: u64 = s.latency_bins.candidate.iter().map(|b| b.count).sum();
+        assert_eq!(total, 100);
+        assert!(s
+            .latency_bins
+            .baseline
+            .windows(2)
+            .all(|w| w[0].ms < w[1].ms));
         assert_eq!(s.score, 50.0);
     }
 

@@ -68,6 +68,9 @@ pub struct HealthSnapshot {
     pub baseline_latency: LatencySummary,
     /// The candidate's latency to the response head.
     pub candidate_latency: LatencySummary,
+    /// The latency distributions behind the summaries, for judges that test
+    /// whole distributions (rank tests, spread checks).
+    pub latency_bins: LatencyBins,
     /// The most frequent real differences, most frequent first, each with a sample.
     pub top_differences: Vec<PathReport>,
     /// Paths whose differences were dismissed as noise, with their counts.
@@ -132,6 +135,7 @@ impl Default for HealthSnapshot {
             in_flight: 0,
             baseline_latency: LatencySummary::default(),
             candidate_latency: LatencySummary::default(),
+            latency_bins: LatencyBins::default(),
             top_differences: Vec::new(),
             noise: Vec::new(),
             endpoints: BTreeMap::new(),
@@ -214,6 +218,43 @@ impl KpiSnapshot {
             baseline: summary(baseline),
             candidate: summary(candidate),
         }
+    }
+}
+
+/// The latency distribution of each side over the window, as histogram
+/// bins: every distinct recorded value (at about 1 % precision) with its
+/// count, ascending.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBins {
+    /// The stable version's bins.
+    pub baseline: Vec<LatencyBin>,
+    /// The candidate's bins.
+    pub candidate: Vec<LatencyBin>,
+}
+
+/// One histogram bin: how many latencies were about `ms` milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBin {
+    /// The bin's value, in milliseconds.
+    pub ms: f64,
+    /// How many latencies fell in it.
+    pub count: u64,
+}
+
+impl LatencyBins {
+    pub(crate) fn of(latency: Option<&Latency>) -> Self {
+        let bins = |h: &Histogram<u64>| {
+            h.iter_recorded()
+                .map(|v| LatencyBin {
+                    ms: h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+                    count: v.count_at_value(),
+                })
+                .collect()
+        };
+        latency.map_or_else(Self::default, |l| Self {
+            baseline: bins(&l.baseline),
+            candidate: bins(&l.candidate),
+        })
     }
 }
 
