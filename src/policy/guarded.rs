@@ -108,10 +108,11 @@ mod tests {
     use super::*;
 
     fn snapshot(pairs: u64, score: f64) -> HealthSnapshot {
-        let mut s = HealthSnapshot::default();
-        s.pairs = pairs;
-        s.score = score;
-        s
+        HealthSnapshot {
+            pairs,
+            score,
+            ..HealthSnapshot::default()
+        }
     }
 
     #[test]

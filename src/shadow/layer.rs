@@ -1,5 +1,5 @@
 use super::Shadow;
-use crate::compare::{Comparator, Exact};
+use crate::compare::{Comparator, Standard};
 use crate::health::{EndpointKey, Health, RouteTemplate};
 use crate::router::{WeightedRouter, Weights};
 use crate::sample::{Always, Sampler};
@@ -120,7 +120,7 @@ impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
 /// |---|---|
 /// | [`sampler`](Self::sampler) | every request ([`Always`]) |
 /// | [`methods`](Self::methods) | GET, HEAD, OPTIONS |
-/// | [`comparator`](Self::comparator) | status and body bytes ([`Exact`]) |
+/// | [`comparator`](Self::comparator) | status, `content-type`, `grpc-status`, body JSON-aware ([`Standard`]) |
 /// | [`max_body_bytes`](Self::max_body_bytes) | 1 MiB |
 /// | [`max_in_flight`](Self::max_in_flight) | 256 |
 /// | [`shadow_timeout`](Self::shadow_timeout) | 5 s |
@@ -151,7 +151,7 @@ impl<T> Builder<T> {
             config: Config {
                 sampler: Box::new(Always),
                 endpoint: Box::new(RouteTemplate),
-                comparator: Box::new(Exact),
+                comparator: Box::new(Standard::new()),
                 methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
                 max_body_bytes: 1024 * 1024,
                 max_in_flight: 256,
@@ -173,7 +173,9 @@ impl<T> Builder<T> {
         self
     }
 
-    /// How the two answers are compared (default: [`Exact`]).
+    /// How the two answers are compared (default: [`Standard`]: status,
+    /// `content-type` and `grpc-status`, and the body, field by field when
+    /// both sides are JSON).
     pub fn comparator(mut self, comparator: impl Comparator) -> Self {
         self.config.comparator = Box::new(comparator);
         self

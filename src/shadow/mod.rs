@@ -56,7 +56,7 @@
 //! # let _ = (app, health);
 //! ```
 //!
-//! Customised: 5 % of users, a JSON-blind exact comparison, a tighter body
+//! Customised: 5 % of users, a tighter body
 //! limit and timeout, and a `Health` shared with other layers.
 //!
 //! ```
