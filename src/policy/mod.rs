@@ -62,7 +62,7 @@
 //! assert_eq!(decision, Decision::Rollback { reason: "score 72.0 < critical 80.0".into() });
 //! assert_eq!(
 //!     policy.evidence().to_string(),
-//!     "pairs 500.0000 ≥ 100.0000; score 72.0000 < 80.0000 CROSSED; score 72.0000 < 95.0000 CROSSED"
+//!     "pairs 500 ≥ 100; score 72 < 80 CROSSED; score 72 < 95 CROSSED"
 //! );
 //! ```
 //!
@@ -342,9 +342,21 @@ impl fmt::Display for Check {
         let mark = if self.crossed { " CROSSED" } else { "" };
         write!(
             f,
-            "{} {:.4} {op} {:.4}{mark}",
-            self.name, self.value, self.threshold
+            "{} {} {op} {}{mark}",
+            self.name,
+            short(self.value),
+            short(self.threshold)
         )
+    }
+}
+
+/// A figure with at most four decimals and no trailing zeros: `0.05`, `120`.
+fn short(value: f64) -> String {
+    let text = format!("{value:.4}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
 }
 

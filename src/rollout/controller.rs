@@ -906,7 +906,7 @@ mod tests {
         assert_eq!(last.actor, Actor::Policy);
         assert!(last.message.contains("score 40 < 80"));
         assert_eq!(last.evidence.crossed().count(), 1);
-        assert_eq!(last.evidence.to_string(), "score 40.0000 < 80.0000 CROSSED");
+        assert_eq!(last.evidence.to_string(), "score 40 < 80 CROSSED");
     }
 
     #[test]
