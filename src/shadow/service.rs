@@ -142,13 +142,41 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (mut head, body) = req.into_parts();
+        let (head, body) = req.into_parts();
         // A request that is itself a shadow copy is not shadowed again, so
         // two services using the layer never multiply traffic.
         if !self.config.sampler.sample(&head) || head.headers.contains_key(&self.config.marker.0) {
             let req = Request::from_parts(head, RequestBody::passthrough(body));
             return ResponseFuture::new(self.inner.call(req), None);
         }
+        self.call_sampled(head, body)
+    }
+}
+
+impl<S, T> Shadow<S, T> {
+    /// The sampled path, kept out of `call` so the unsampled path stays
+    /// small: its frame holds no more than the request it forwards.
+    #[inline(never)]
+    fn call_sampled<ReqBody, ResBody, ShadowBody>(
+        &mut self,
+        mut head: http::request::Parts,
+        body: ReqBody,
+    ) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
+        S::Error: fmt::Display,
+        ReqBody: Body<Data = Bytes> + Send + 'static,
+        ResBody: Body<Data = Bytes>,
+        ResBody::Error: fmt::Display,
+        T: Service<Request<RequestBody<ReqBody>>, Response = Response<ShadowBody>>
+            + Clone
+            + Send
+            + 'static,
+        T::Future: Send,
+        T::Error: Into<BoxError>,
+        ShadowBody: Body<Data = Bytes> + Send + 'static,
+        ShadowBody::Error: Into<BoxError>,
+    {
         let config = &self.config;
         config.health.record_sampled();
         let slot = match admit(config, &head) {
