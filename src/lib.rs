@@ -10,6 +10,8 @@
 //! - [`compare`]: the two answers are compared.
 //! - [`health`]: the verdicts add up in a shared [`Health`].
 //! - [`sample`]: which requests are shadowed.
+//! - [`record`]: every compared pair kept, in memory or in JSON-lines files, and replayed.
+//! - [`mask`]: secrets and personal data kept out of the copy and the records.
 //! - [`router`]: live traffic split between stable and canary by [`Weights`].
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
@@ -58,7 +60,9 @@
 pub mod compare;
 pub mod exchange;
 pub mod health;
+pub mod mask;
 pub mod policy;
+pub mod record;
 pub mod rollout;
 pub mod router;
 pub mod sample;

@@ -55,5 +55,6 @@ mod stage;
 
 pub use self::alert::{AlertSink, TracingAlerts};
 pub use self::controller::{Builder, Rollout, RolloutError, RolloutHandle, VersionInfo};
+pub(crate) use self::event::now_ms;
 pub use self::event::{Actor, Event};
 pub use self::stage::Stage;

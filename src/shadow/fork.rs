@@ -6,6 +6,7 @@ use super::layer::Slot;
 use super::service::copy_head;
 use crate::exchange::{ErrorKind, Exchange, ExchangeError};
 use crate::health::{Pending, SkipReason};
+use crate::record::{Record, RecordedBody, RecordedExchange, RecordedRequest};
 use crate::BoxError;
 use bytes::Bytes;
 use futures::FutureExt;
@@ -50,10 +51,10 @@ impl<T> Fork<T> {
             method = %self.request.method,
             uri = %self.request.uri,
         );
-        self.compare().instrument(span).await;
+        self.compare(id).instrument(span).await;
     }
 
-    async fn compare<B, TB>(self)
+    async fn compare<B, TB>(self, id: HeaderValue)
     where
         T: Service<Request<RequestBody<B>>, Response = Response<TB>>,
         T::Error: Into<BoxError>,
@@ -82,6 +83,22 @@ impl<T> Fork<T> {
             Ok(Err(_)) | Err(_) => return health.record_skip(SkipReason::Incomplete),
         };
         let limit = config.max_body_bytes;
+        let body = match roles {
+            Roles::PrimaryIsStable => config.masker.mask_body(&body),
+            Roles::PrimaryIsCandidate => body,
+        };
+        // What the recorder keeps of the request, masked, taken before the
+        // head moves into the call.
+        let recorded_request = config.recorder.as_ref().map(|_| {
+            let mut headers = request.headers.clone();
+            config.masker.mask_headers(&mut headers);
+            RecordedRequest {
+                method: request.method.to_string(),
+                uri: request.uri.to_string(),
+                headers: crate::record::headers_to_pairs(&headers),
+                body: RecordedBody::new(&config.masker.mask_body(&body)),
+            }
+        });
         let (candidate, secondary) = match secondary {
             None => {
                 let request = Request::from_parts(request, RequestBody::full(body));
@@ -121,6 +138,27 @@ impl<T> Fork<T> {
                     tracing::debug!(differences = comparison.differences.len(), "answers differ");
                 }
                 health.record_pair(&endpoint, &baseline, &candidate, &comparison);
+                if let (Some(recorder), Some(request)) = (&config.recorder, recorded_request) {
+                    let masked = |exchange: &Exchange| {
+                        let mut exchange = exchange.clone();
+                        config.masker.mask_exchange(&mut exchange);
+                        RecordedExchange::from(&exchange)
+                    };
+                    let record = Record {
+                        at_ms: crate::rollout::now_ms(),
+                        correlation_id: String::from_utf8_lossy(id.as_bytes()).into_owned(),
+                        endpoint,
+                        request,
+                        baseline: masked(&baseline),
+                        candidate: masked(&candidate),
+                        comparison,
+                    };
+                    let recorded =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| recorder.record(&record)));
+                    if recorded.is_err() {
+                        tracing::error!("the recorder panicked");
+                    }
+                }
             }
             (Err(panic), _) | (_, Err(panic)) => {
                 tracing::error!(panic = panic_message(&*panic), "the comparator panicked");

@@ -1,6 +1,8 @@
 use super::Shadow;
 use crate::compare::{Comparator, Standard};
 use crate::health::{EndpointKey, Health, RouteTemplate};
+use crate::mask::Masker;
+use crate::record::Recorder;
 use crate::router::{WeightedRouter, Weights};
 use crate::sample::{Always, Sampler};
 use http::{HeaderName, HeaderValue, Method};
@@ -128,6 +130,8 @@ impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
 /// | [`marker`](Self::marker) | `x-shadow: 1` |
 /// | [`endpoint`](Self::endpoint) | method and path template ([`RouteTemplate`]) |
 /// | [`secondary`](Self::secondary) | none: no noise cancellation |
+/// | [`masker`](Self::masker) | `Authorization`, `Cookie`, `Set-Cookie` redacted ([`Masker::new`]) |
+/// | [`recorder`](Self::recorder) | none |
 /// | [`health`](Self::health) | a new [`Health`] |
 pub struct Builder<T> {
     shadow: T,
@@ -163,6 +167,8 @@ impl<T> Builder<T> {
                     HeaderValue::from_static("1"),
                 ),
                 health: Health::new(),
+                masker: Masker::new(),
+                recorder: None,
             },
         }
     }
@@ -257,6 +263,21 @@ impl<T> Builder<T> {
         self
     }
 
+    /// What is masked in the copy sent to the candidate and in records
+    /// (default [`Masker::new`]: `Authorization`, `Cookie` and `Set-Cookie`
+    /// redacted). Use [`Masker::none`] or [`Masker::keep_header`] when the
+    /// candidate must see them, e.g. to authenticate the copy.
+    pub fn masker(mut self, masker: Masker) -> Self {
+        self.config.masker = masker;
+        self
+    }
+
+    /// Keeps a masked [`Record`](crate::record::Record) of every compared pair.
+    pub fn recorder(mut self, recorder: impl Recorder) -> Self {
+        self.config.recorder = Some(Box::new(recorder));
+        self
+    }
+
     /// Records into `health`, which other layers may share.
     pub fn health(mut self, health: Health) -> Self {
         self.config.health = health;
@@ -286,6 +307,8 @@ pub(crate) struct Config {
     pub(crate) correlation_header: HeaderName,
     pub(crate) marker: (HeaderName, HeaderValue),
     pub(crate) health: Health,
+    pub(crate) masker: Masker,
+    pub(crate) recorder: Option<Box<dyn Recorder>>,
 }
 
 impl Config {

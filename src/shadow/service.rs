@@ -201,6 +201,10 @@ impl<S, T> Shadow<S, T> {
         let mut copy = copy_head(&head);
         copy.headers
             .insert(config.marker.0.clone(), config.marker.1.clone());
+        if self.roles == Roles::PrimaryIsStable {
+            // The copy goes to the candidate: keep secrets out of it.
+            config.masker.mask_headers(&mut copy.headers);
+        }
 
         let (body_tx, body_rx) = oneshot::channel();
         let (primary_tx, primary_rx) = oneshot::channel();

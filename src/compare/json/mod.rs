@@ -4,7 +4,7 @@ mod config;
 mod envelope;
 pub(crate) mod number;
 pub(crate) mod parse;
-mod pointer;
+pub(crate) mod pointer;
 mod rules;
 mod walk;
 
