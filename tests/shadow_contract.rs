@@ -366,6 +366,36 @@ async fn a_request_that_is_already_a_shadow_copy_is_not_shadowed_again() {
     assert_eq!(health.snapshot().sampled, 0);
 }
 
+#[tokio::test]
+async fn the_trace_context_reaches_the_copy_and_secrets_do_not() {
+    let primary = Recorder::default();
+    let shadow = Recorder::default();
+    let layer = ShadowLayer::new(shadow.service::<RequestBody<In>>());
+    let health = layer.health();
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service(primary.service::<RequestBody<In>>());
+
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let request = Request::get("/")
+        .header("traceparent", traceparent)
+        .header("tracestate", "vendor=1")
+        .header("authorization", "Bearer secret")
+        .header("cookie", "session=secret")
+        .body(In::default())
+        .unwrap();
+    send(service, request).await;
+    idle(&health).await;
+
+    let (p, c) = (primary.only(), shadow.only());
+    assert_eq!(c.headers["traceparent"], traceparent);
+    assert_eq!(c.headers["tracestate"], "vendor=1");
+    // The primary gets the client's credentials; the candidate does not.
+    assert_eq!(p.headers["authorization"], "Bearer secret");
+    assert_eq!(c.headers["authorization"], "[redacted]");
+    assert_eq!(c.headers["cookie"], "[redacted]");
+}
+
 // ---------------------------------------------------------------- oversize
 
 /// A request body that counts how often it is polled.
