@@ -47,7 +47,7 @@
 //!
 //! # Feature flags
 //!
-//! None yet: everything above is always on.
+//! - `admin`: [`admin`], the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -57,6 +57,8 @@
     rust_2018_idioms
 )]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod compare;
 pub mod exchange;
 pub mod health;

@@ -10,12 +10,12 @@ use std::thread::JoinHandle;
 
 /// Records as JSON lines in a file, written by a background thread.
 ///
-/// - The queue is bounded ([`FileRecorder::queue`], default 1024 records):
+/// - The queue is bounded ([`Opening::queue`], default 1024 records):
 ///   when the writer falls behind, new records are dropped and counted
 ///   ([`FileRecorder::dropped`]); recording never blocks a shadow.
-/// - The file rotates when it passes [`max_bytes`](FileRecorder::max_bytes)
+/// - The file rotates when it passes [`max_bytes`](Opening::max_bytes)
 ///   (default 64 MiB): `pairs.jsonl` becomes `pairs.jsonl.1`, the previous
-///   `.1` becomes `.2`, and so on up to [`max_files`](FileRecorder::max_files)
+///   `.1` becomes `.2`, and so on up to [`max_files`](Opening::max_files)
 ///   (default 5) old files.
 /// - [`close`](FileRecorder::close) writes everything queued, flushes and
 ///   waits for the writer; dropping the last clone does the same in the

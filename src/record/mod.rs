@@ -33,7 +33,7 @@ mod file;
 mod memory;
 mod replay;
 
-pub use self::file::FileRecorder;
+pub use self::file::{FileRecorder, Opening};
 pub use self::memory::Memory;
 pub use self::replay::{read, replay, ReadError, Replayed};
 

@@ -701,6 +701,28 @@ impl Rollout {
         )
     }
 
+    /// Replaces the policy (e.g. new thresholds from an operator), from the
+    /// next tick on; stage and weight stay as they are. Logged as an
+    /// operator's event.
+    pub fn set_policy(&self, policy: impl RollbackPolicy) -> Event {
+        *self.inner.policy.lock() = Box::new(policy);
+        let stage = self.stage();
+        let weight = self.inner.weights.canary();
+        self.apply(
+            stage,
+            weight,
+            Change {
+                to: stage,
+                weight,
+                decision: Decision::Hold,
+                message: "policy replaced by an operator".into(),
+                actor: Actor::Operator,
+                evidence: Evidence::default(),
+                alert: false,
+            },
+        )
+    }
+
     /// Stops consulting the policy; the weight stays where it is.
     pub fn pause(&self) -> Result<(), RolloutError> {
         self.set_paused(true)
@@ -932,6 +954,18 @@ mod tests {
         assert!(rollout.resume().is_err());
         rollout.pause().unwrap();
         assert!(rollout.pause().is_err());
+    }
+
+    #[test]
+    fn a_replaced_policy_decides_from_the_next_tick() {
+        let (rollout, weights) = rollout(vec![shift(0.5)]);
+        let event = rollout.set_policy(scripted(vec![shift(0.2)]));
+        assert_eq!(
+            (event.actor, event.from, event.to),
+            (Actor::Operator, Stage::Shadow, Stage::Shadow)
+        );
+        rollout.step();
+        assert_eq!(weights.canary(), 0.2);
     }
 
     #[test]
