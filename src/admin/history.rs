@@ -57,7 +57,10 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// At most `capacity` samples, at most one per `every`; the oldest go first.
+/// At most `capacity` samples, at most one per `every`. When full, the
+/// history is downsampled rather than cut: every other sample goes and the
+/// period doubles, so it always spans the whole rollout, at a resolution
+/// that halves as it grows.
 #[derive(Debug)]
 pub(super) struct History {
     samples: VecDeque<Sample>,
@@ -84,10 +87,19 @@ impl History {
                 .is_none_or(|last| now.duration_since(last) >= self.every)
     }
 
-    /// Appends `sample`, taken at `now`, dropping the oldest when full.
+    /// Appends `sample`, taken at `now`; when full, downsamples first.
     pub(super) fn push(&mut self, now: Instant, sample: Sample) {
         if self.samples.len() == self.capacity {
-            self.samples.pop_front();
+            if self.capacity == 1 {
+                self.samples.clear();
+            } else {
+                let mut index = 0;
+                self.samples.retain(|_| {
+                    index += 1;
+                    index % 2 == 1
+                });
+                self.every = self.every.saturating_mul(2);
+            }
         }
         self.samples.push_back(sample);
         self.last = Some(now);
@@ -104,8 +116,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_at_most_capacity_samples_one_per_period() {
-        let mut history = History::new(3, Duration::from_secs(2));
+    fn keeps_at_most_capacity_samples_downsampling_when_full() {
+        let mut history = History::new(4, Duration::from_secs(2));
         let start = Instant::now();
         let sample = |score| {
             let s = HealthSnapshot {
@@ -125,8 +137,11 @@ mod tests {
             assert!(history.due(at, false));
             history.push(at, sample(i as f64));
         }
+        // Full at four: every other sample went, the period doubled.
         let scores: Vec<f64> = history.samples().iter().map(|s| s.score).collect();
-        assert_eq!(scores, [3.0, 4.0, 5.0]);
+        assert_eq!(scores, [1.0, 3.0, 5.0]);
+        assert_eq!(history.every, Duration::from_secs(4));
+        assert!(!history.due(start + Duration::from_secs(12), false));
         assert_eq!(history.samples()[0].difference_rate, 0.1);
     }
 }

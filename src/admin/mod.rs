@@ -45,7 +45,9 @@
 //! error rates and p99 on each side): one is taken when the deployment is
 //! read or changed through the API, at most once per
 //! [`history`](Admin::history) period (default 2 s, 360 samples). The
-//! dashboard reads every 2 s, so while it is open the history fills.
+//! dashboard reads every 2 s, so while it is open the history fills. When
+//! it is full it is downsampled (every other sample goes, the period
+//! doubles), so it always spans the whole rollout in bounded memory.
 //!
 //! `docs/admin.md` shows each endpoint's answer and sample Flagger and Argo
 //! Rollouts configurations for the gate.
@@ -208,7 +210,8 @@ impl Admin {
     }
 
     /// Keeps up to `capacity` history samples per deployment (at least 1),
-    /// taking at most one per `every` (default: 360 samples, 2 s).
+    /// taking at most one per `every` (default: 360 samples, 2 s), and
+    /// downsampling when full.
     ///
     /// ```
     /// use std::time::Duration;
