@@ -47,7 +47,7 @@
 //!
 //! # Feature flags
 //!
-//! - `admin`: [`admin`], the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router.
+//! - `admin`: the `admin` module, the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router.
 
 #![forbid(unsafe_code)]
 #![warn(

@@ -27,6 +27,35 @@
 //!   [`ProgressivePolicy`] to full traffic.
 //! - [`MinPairs`]: the minimum sample guard for any policy.
 //!
+//! # Detection policies
+//!
+//! Statistical policies that decide faster than a fixed threshold at a
+//! stated false-alarm rate (measured in `docs/detection.md`), built on the
+//! pure statistics in [`stats`]:
+//!
+//! - [`RankPolicy`]: a fixed-window canary judge in the manner of Kayenta.
+//!   Once per window a [`CanaryJudge`] classifies latency, latency spread
+//!   and errors by Mann-Whitney rank tests (tie-corrected, Hodges-Lehmann
+//!   shift with its interval, tolerance band, mean-ratio and CLES gates,
+//!   critical metrics) as pass, high, low or no data, and scores weighted
+//!   groups 0–100 against pass and marginal levels. Empty data is never a
+//!   silent pass; sparse metrics are not misread as unchanged.
+//! - [`SequentialPolicy`]: always-valid mixture sequential tests (mSPRT)
+//!   of the mismatch rate and of the candidate's share of errors; it may
+//!   look every tick and still keeps the chance of any false alarm under
+//!   its `false_alarm_rate`, the sliding window handled by interleaved
+//!   streams of disjoint windows.
+//! - [`AdaptivePolicy`]: EWMA and CUSUM control charts on the candidate's
+//!   standardized difference from the stable version, limits set from the
+//!   in-control false-alarm rate (average run length), not by hand; KPI
+//!   limits learned from the stable version's history.
+//! - [`PredictivePolicy`]: Holt's linear trend forecast of each figure;
+//!   acts when the forecast crosses its threshold within a horizon, before
+//!   the threshold is reached, and says which forecast and horizon.
+//! - [`Severity`] weighs what these policies find by [`AnomalyKind`] — a
+//!   rise in errors outweighs a small latency rise — into hold, shift down
+//!   or rollback.
+//!
 //! Each built-in policy gives no verdict on fewer than `min_pairs` pairs
 //! (default [`DEFAULT_MIN_PAIRS`], 100): it decides
 //! [`Decision::Inconclusive`] ("12 pairs < 100 needed") instead of
@@ -121,24 +150,41 @@
 //! assert_eq!(policy.decide(&HealthSnapshot::default(), 0.1), Decision::Hold);
 //! ```
 
+mod adaptive;
 mod all;
 mod any;
 mod error;
 mod figures;
 mod guarded;
+mod judge;
 mod min_pairs;
 mod multi_kpi;
+mod predictive;
 mod progressive;
+mod rank;
+mod sequential;
+mod severity;
 mod threshold;
 
+pub mod stats;
+
+pub use self::adaptive::{AdaptiveConfig, AdaptivePolicy};
 pub use self::all::{all, all_of, All, AllOf};
 pub use self::any::{any, any_of, Any, AnyOf};
 pub use self::error::ConfigError;
 pub use self::figures::{DEFAULT_MIN_PAIRS, P99_FLOOR_MS};
 pub use self::guarded::{guarded, Guarded, Standard};
+pub use self::judge::{
+    CanaryJudge, Classification, JudgeConfig, JudgeReport, MetricConfig, MetricDirection,
+    MetricResult, Verdict,
+};
 pub use self::min_pairs::MinPairs;
 pub use self::multi_kpi::{MultiKpiConfig, MultiKpiPolicy};
+pub use self::predictive::{PredictiveConfig, PredictivePolicy};
 pub use self::progressive::{ProgressiveConfig, ProgressivePolicy, Step, MAX_STEP};
+pub use self::rank::{RankConfig, RankPolicy};
+pub use self::sequential::{SequentialConfig, SequentialPolicy};
+pub use self::severity::{Anomaly, AnomalyKind, Severity};
 pub use self::threshold::{ThresholdConfig, ThresholdPolicy};
 
 use crate::health::HealthSnapshot;
