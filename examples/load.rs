@@ -1,0 +1,516 @@
+//! A load benchmark over loopback: an axum hello-world and a JSON endpoint,
+//! served bare and through the full stack (`WeightedRouter`, `ShadowLayer`,
+//! the standard comparator, `Health` and a ticking `Rollout`), driven by a
+//! real HTTP/1.1 client over keep-alive connections.
+//!
+//! Every server variant runs in its own process (this binary with `--serve
+//! VARIANT`), so its peak memory can be read from `/proc/PID/status`. All
+//! variants are measured in one run, in rounds, so that drift on the
+//! machine spreads over all of them; the ratios to bare are what counts.
+//!
+//! ```sh
+//! cargo run --release --example load                # full run, 1M-request soak
+//! cargo run --release --example load -- --quick     # a smoke run, ~20 s
+//! cargo run --release --example load -- --check     # exit 1 if a target fails
+//! ```
+//!
+//! Flags: `--duration S` (per measurement, default 5), `--warmup S` (1),
+//! `--rounds N` (3), `--connections N` (32), `--client-threads N` (1),
+//! `--soak N` (requests, default 1000000; 0 skips it), `--quick`, `--check`,
+//! `--rate R` (open loop: R requests a second in all, on a fixed schedule,
+//! instead of each connection sending as fast as answers come back).
+
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_shadow::health::Health;
+use tower_shadow::rollout::{Rollout, RolloutHandle};
+use tower_shadow::router::Weights;
+use tower_shadow::sample::Random;
+use tower_shadow::shadow::ShadowLayer;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The server variants, in the order each round measures them.
+const VARIANTS: [&str; 7] = [
+    "bare", "nested", "full-0", "full-1", "full-100", "slow-100", "fail-100",
+];
+const ENDPOINTS: [&str; 2] = ["/hello", "/json"];
+
+/// The application: a hello-world and a small JSON document built per
+/// request. `delay` and `fail` make the slow and the failing candidates;
+/// `stuck` one that never answers.
+fn app(delay: Option<Duration>, fail: bool, stuck: bool) -> Router {
+    let hello = move || async move {
+        if stuck {
+            std::future::pending::<()>().await;
+        }
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        if fail {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "boom");
+        }
+        (StatusCode::OK, "Hello, World!")
+    };
+    let json = move || async move {
+        if stuck {
+            std::future::pending::<()>().await;
+        }
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        let status = if fail {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        let body = serde_json::json!({
+            "id": 42,
+            "name": "item 42",
+            "price": 10.5,
+            "tags": ["a", "b", "c"],
+            "stock": { "warehouse": "north", "count": 17 },
+        });
+        (status, axum::Json(body))
+    };
+    Router::new()
+        .route("/hello", get(hello))
+        .route("/json", get(json))
+}
+
+/// Builds the variant's service; the full stack also returns the rollout's
+/// ticking handle, to be kept alive while serving.
+fn variant(name: &str) -> Result<(Router, Option<RolloutHandle>), Error> {
+    let (percent, candidate) = match name {
+        "bare" => return Ok((app(None, false, false), None)),
+        // The full stack's outer shape without tower-shadow: the app mounted
+        // as the fallback of a router with one route, as the full stack is.
+        "nested" => {
+            let router = Router::new()
+                .route("/__stats", get(|| async { "" }))
+                .fallback_service(app(None, false, false));
+            return Ok((router, None));
+        }
+        "full-0" => (0.0, app(None, false, false)),
+        "full-1" => (1.0, app(None, false, false)),
+        "full-100" => (100.0, app(None, false, false)),
+        "slow-100" => (100.0, app(Some(Duration::from_millis(500)), false, false)),
+        "fail-100" => (100.0, app(None, true, false)),
+        "stuck-100" => (100.0, app(None, false, true)),
+        other => return Err(format!("unknown variant {other}").into()),
+    };
+    let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
+    let layer = ShadowLayer::builder(candidate).sampler(Random::percent(percent));
+    let stack = rollout.service_with(app(None, false, false), layer);
+    let health = rollout.health().clone();
+    // Outside the stack, so that reading it is not shadowed.
+    let stats = get(move || async move {
+        let s = health.snapshot();
+        format!(
+            "sampled {} skipped {} (overloaded {}) pairs {} candidate errors {} timeouts {} in flight {}",
+            s.sampled,
+            s.skipped,
+            s.skipped_reasons.overloaded,
+            s.pairs,
+            s.candidate_errors,
+            s.candidate_timeouts,
+            s.in_flight
+        )
+    });
+    let router = Router::new()
+        .route("/__stats", stats)
+        .fallback_service(stack);
+    Ok((router, Some(rollout.spawn())))
+}
+
+/// `--serve VARIANT`: serves on 127.0.0.1:0, prints the address, serves
+/// until killed.
+fn serve(name: &str) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (router, ticking) = variant(name)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("{}", listener.local_addr()?);
+        axum::serve(listener, router).await?;
+        drop(ticking);
+        Ok(())
+    })
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(variant: &str) -> Result<Self, Error> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["--serve", variant])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line.trim().parse()?;
+        Ok(Self { child, addr })
+    }
+
+    /// Peak resident set size (VmHWM), in KiB.
+    fn peak_rss_kib(&self) -> Result<u64, Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .ok_or("no VmHWM")?;
+        Ok(line.split_whitespace().nth(1).ok_or("bad VmHWM")?.parse()?)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One measurement: requests answered, errors, wall time, latencies (ns).
+struct Run {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self {
+            ok: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
+        }
+    }
+
+    fn add(&mut self, other: &Run) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency.add(&other.latency).expect("same bounds");
+    }
+
+    fn rps(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn p(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// Drives `addr` with `connections` keep-alive HTTP/1.1 connections, each
+/// sending one request at a time, until `until` or until `budget` requests
+/// have been sent.
+async fn drive(
+    addr: SocketAddr,
+    path: &'static str,
+    connections: usize,
+    until: Instant,
+    budget: u64,
+    rate: Option<f64>,
+) -> Result<Run, Error> {
+    let left = Arc::new(AtomicU64::new(budget));
+    let start = Instant::now();
+    // With a rate, each connection sends on a fixed schedule, so a stall is
+    // followed by a burst that catches up rather than hiding the requests
+    // it held back. Latency still counts from the actual send: tokio's
+    // timer wakes on 1 ms ticks, which would otherwise be counted too.
+    let every = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let left = Arc::clone(&left);
+        tasks.push(tokio::spawn(async move {
+            let mut run = Run::new();
+            let mut next =
+                start + every.map_or(Duration::ZERO, |e| e * c as u32 / connections as u32);
+            'connect: while Instant::now() < until {
+                let stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                let (mut send, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                while Instant::now() < until {
+                    if left
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_err()
+                    {
+                        break 'connect;
+                    }
+                    let req = Request::get(path)
+                        .header("host", "localhost")
+                        .body(Empty::<Bytes>::new())?;
+                    if let Some(every) = every {
+                        tokio::time::sleep_until(next.into()).await;
+                        next += every;
+                    }
+                    let sent = Instant::now();
+                    let answer = async {
+                        let res = send.send_request(req).await?;
+                        let ok = res.status() == StatusCode::OK;
+                        res.into_body().collect().await?;
+                        Ok::<bool, Error>(ok)
+                    }
+                    .await;
+                    match answer {
+                        Ok(true) => {
+                            run.ok += 1;
+                            run.latency.record(sent.elapsed().as_nanos() as u64)?;
+                        }
+                        Ok(false) => run.errors += 1,
+                        Err(_) => {
+                            run.errors += 1;
+                            continue 'connect;
+                        }
+                    }
+                }
+            }
+            Ok::<Run, Error>(run)
+        }));
+    }
+    let mut total = Run::new();
+    for task in tasks {
+        total.add(&task.await??);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+async fn get_text(addr: SocketAddr, path: &str) -> Result<String, Error> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())?;
+    let body = send.send_request(req).await?.into_body().collect().await?;
+    Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
+}
+
+struct Options {
+    duration: Duration,
+    warmup: Duration,
+    rounds: usize,
+    connections: usize,
+    client_threads: usize,
+    soak: u64,
+    check: bool,
+    rate: Option<f64>,
+}
+
+fn options(args: &[String]) -> Result<Options, Error> {
+    let mut o = Options {
+        duration: Duration::from_secs(5),
+        warmup: Duration::from_secs(1),
+        rounds: 3,
+        connections: 32,
+        client_threads: 1,
+        soak: 1_000_000,
+        check: false,
+        rate: None,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--duration" => o.duration = Duration::from_secs_f64(value()?.parse()?),
+            "--warmup" => o.warmup = Duration::from_secs_f64(value()?.parse()?),
+            "--rounds" => o.rounds = value()?.parse()?,
+            "--connections" => o.connections = value()?.parse()?,
+            "--client-threads" => o.client_threads = value()?.parse()?,
+            "--soak" => o.soak = value()?.parse()?,
+            "--check" => o.check = true,
+            "--rate" => o.rate = Some(value()?.parse()?),
+            "--quick" => {
+                o.duration = Duration::from_secs(1);
+                o.warmup = Duration::from_millis(300);
+                o.rounds = 1;
+                o.soak = 20_000;
+            }
+            other => return Err(format!("unknown flag {other}").into()),
+        }
+    }
+    Ok(o)
+}
+
+/// Prints a target's verdict; returns whether it held.
+fn target(name: &str, value: f64, op: &str, limit: f64) -> bool {
+    let pass = if op == "≥" {
+        value >= limit
+    } else {
+        value <= limit
+    };
+    let verdict = if pass { "PASS" } else { "FAIL" };
+    println!("{verdict}  {name}: {value:.3} (target {op} {limit})");
+    pass
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, name] = args.as_slice() {
+        if flag == "--serve" {
+            return serve(name);
+        }
+    }
+    let o = options(&args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.client_threads)
+        .enable_all()
+        .build()?;
+    rt.block_on(bench(o))
+}
+
+async fn bench(o: Options) -> Result<(), Error> {
+    println!(
+        "{} connections, rate {}, {:?} per measurement after {:?} warm-up, {} round(s), client threads {}, cores {}",
+        o.connections,
+        o.rate.map_or("unlimited".to_owned(), |r| format!("{r} req/s")),
+        o.duration,
+        o.warmup,
+        o.rounds,
+        o.client_threads,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let mut results: Vec<Vec<Run>> = VARIANTS
+        .iter()
+        .map(|_| ENDPOINTS.iter().map(|_| Run::new()).collect())
+        .collect();
+    for round in 0..o.rounds {
+        for (v, name) in VARIANTS.iter().enumerate() {
+            let server = Server::start(name)?;
+            for (e, path) in ENDPOINTS.iter().enumerate() {
+                let warm = Instant::now() + o.warmup;
+                drive(server.addr, path, o.connections, warm, u64::MAX, o.rate).await?;
+                let until = Instant::now() + o.duration;
+                let run = drive(server.addr, path, o.connections, until, u64::MAX, o.rate).await?;
+                println!(
+                    "round {} {name:>9} {path:<6} {:>8.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  errors {}",
+                    round + 1,
+                    run.rps(),
+                    run.p(0.5),
+                    run.p(0.99),
+                    run.errors
+                );
+                results[v][e].add(&run);
+            }
+        }
+    }
+
+    println!();
+    println!(
+        "| variant | endpoint | req/s | p50 | p99 | req/s vs bare | p99 vs bare | req/s vs nested | p99 vs nested | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (v, name) in VARIANTS.iter().enumerate() {
+        for (e, path) in ENDPOINTS.iter().enumerate() {
+            let run = &results[v][e];
+            let bare = &results[0][e];
+            let nested = &results[1][e];
+            println!(
+                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                run.rps(),
+                run.p(0.5),
+                run.p(0.99),
+                run.rps() / bare.rps(),
+                run.p(0.99) / bare.p(0.99),
+                run.rps() / nested.rps(),
+                run.p(0.99) / nested.p(0.99),
+                run.errors
+            );
+        }
+    }
+    println!();
+
+    let index = |name: &str| VARIANTS.iter().position(|v| *v == name).expect("variant");
+    let mut pass = true;
+    for (e, path) in ENDPOINTS.iter().enumerate() {
+        let bare = &results[0][e];
+        let one = &results[index("full-1")][e];
+        let fast = &results[index("full-100")][e];
+        pass &= target(
+            &format!("{path} throughput at 1 % / bare"),
+            one.rps() / bare.rps(),
+            "≥",
+            0.97,
+        );
+        pass &= target(
+            &format!("{path} p99 at 1 % / bare"),
+            one.p(0.99) / bare.p(0.99),
+            "≤",
+            1.05,
+        );
+        for bad in ["slow-100", "fail-100"] {
+            let run = &results[index(bad)][e];
+            pass &= target(
+                &format!("{path} p99 {bad} / full-100"),
+                run.p(0.99) / fast.p(0.99),
+                "≤",
+                1.10,
+            );
+        }
+    }
+
+    if o.soak > 0 {
+        println!();
+        println!(
+            "soak: {} requests to /json over {} connections",
+            o.soak, o.connections
+        );
+        let mut peaks = Vec::new();
+        for name in ["bare", "stuck-100"] {
+            let server = Server::start(name)?;
+            let start = Instant::now();
+            let far = start + Duration::from_secs(3600);
+            let run = drive(server.addr, "/json", o.connections, far, o.soak, None).await?;
+            let peak = server.peak_rss_kib()?;
+            let stats = if name == "bare" {
+                String::new()
+            } else {
+                get_text(server.addr, "/__stats").await?
+            };
+            println!(
+                "{name:>9}: {} ok, {} errors in {:.1} s ({:.0} req/s), p99 {:.0} µs, peak RSS {:.1} MiB  {stats}",
+                run.ok,
+                run.errors,
+                start.elapsed().as_secs_f64(),
+                run.rps(),
+                run.p(0.99),
+                peak as f64 / 1024.0
+            );
+            peaks.push(peak);
+        }
+        pass &= target(
+            "peak RSS, stuck shadow minus bare (MiB)",
+            (peaks[1] as f64 - peaks[0] as f64) / 1024.0,
+            "≤",
+            64.0,
+        );
+    }
+
+    if o.check && !pass {
+        std::process::exit(1);
+    }
+    Ok(())
+}
