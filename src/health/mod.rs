@@ -446,7 +446,12 @@ impl Health {
         for difference in comparison.differences.iter().take(max_paths) {
             let (path, p) = stats.path(difference, max_paths);
             p.raw += 1;
-            p.sample = Some(difference.clone());
+            // One sample per path and bucket: buckets are merged newest
+            // first, so the snapshot's sample is still a recent one, and a
+            // flood of differences does not clone each of them.
+            if p.sample.is_none() {
+                p.sample = Some(difference.clone());
+            }
             paths.push(path);
         }
         let noise = &self.inner.noise;
