@@ -186,7 +186,7 @@ impl Sample {
         }
         let lo = self.nth((self.len - 1) / 2);
         let hi = self.nth(self.len / 2);
-        Some(lo + (hi - lo) / 2.0)
+        Some(midpoint(lo, hi))
     }
 
     /// The value of 0-based rank `k` (`k < len`).
@@ -351,7 +351,7 @@ pub fn mann_whitney(baseline: &Sample, candidate: &Sample, confidence: f64) -> O
         } else {
             kth_difference(b, c, median_high)
         };
-        lo + (hi - lo) / 2.0
+        midpoint(lo, hi)
     };
     Some(RankTest {
         n_baseline: baseline.len,
@@ -401,6 +401,17 @@ fn largest_at_most(b: &[(f64, u64)], c: &[(f64, u64)], d: f64) -> f64 {
     best
 }
 
+/// The point halfway between `lo` and `hi`, without overflowing when they
+/// are far apart (`-f64::MAX` and `f64::MAX`).
+fn midpoint(lo: f64, hi: f64) -> f64 {
+    let half_gap = (hi - lo) / 2.0;
+    if half_gap.is_finite() {
+        lo + half_gap
+    } else {
+        lo / 2.0 + hi / 2.0
+    }
+}
+
 /// The `k`-th smallest (1-based) of the weighted differences `y − x`.
 fn kth_difference(b: &[(f64, u64)], c: &[(f64, u64)], k: f64) -> f64 {
     let (Some(bf), Some(bl), Some(cf), Some(cl)) = (b.first(), b.last(), c.first(), c.last())
@@ -416,7 +427,7 @@ fn kth_difference(b: &[(f64, u64)], c: &[(f64, u64)], k: f64) -> f64 {
     // when the two are equal to 1e-12 relative: differences closer than
     // that count as one.
     for _ in 0..2100 {
-        let mid = lo + (hi - lo) / 2.0;
+        let mid = midpoint(lo, hi);
         if mid <= lo || mid >= hi || hi - lo <= 1e-12 * lo.abs().max(hi.abs()) {
             break;
         }
