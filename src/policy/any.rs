@@ -92,9 +92,9 @@ impl<A: RollbackPolicy, B: RollbackPolicy> RollbackPolicy for Any<A, B> {
     }
 
     fn evidence(&self) -> Evidence {
-        let mut evidence = self.first.evidence();
-        evidence.checks.extend(self.second.evidence().checks);
-        evidence
+        [self.first.evidence(), self.second.evidence()]
+            .into_iter()
+            .collect()
     }
 
     fn reset(&mut self) {
@@ -195,13 +195,7 @@ impl<P: RollbackPolicy> RollbackPolicy for AnyOf<P> {
     }
 
     fn evidence(&self) -> Evidence {
-        Evidence {
-            checks: self
-                .policies
-                .iter()
-                .flat_map(|p| p.evidence().checks)
-                .collect(),
-        }
+        self.policies.iter().map(|p| p.evidence()).collect()
     }
 
     fn reset(&mut self) {

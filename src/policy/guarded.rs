@@ -92,9 +92,9 @@ impl<G: RollbackPolicy, D: RollbackPolicy> RollbackPolicy for Guarded<G, D> {
     }
 
     fn evidence(&self) -> Evidence {
-        let mut evidence = self.guard.evidence();
-        evidence.checks.extend(self.driver.evidence().checks);
-        evidence
+        [self.guard.evidence(), self.driver.evidence()]
+            .into_iter()
+            .collect()
     }
 
     fn reset(&mut self) {

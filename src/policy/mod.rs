@@ -326,6 +326,16 @@ impl Evidence {
     }
 }
 
+/// Several policies' evidence, one after the other (how combinators
+/// report their children's checks).
+impl FromIterator<Evidence> for Evidence {
+    fn from_iter<I: IntoIterator<Item = Evidence>>(iter: I) -> Self {
+        Self {
+            checks: iter.into_iter().flat_map(|e| e.checks).collect(),
+        }
+    }
+}
+
 impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, check) in self.checks.iter().enumerate() {
