@@ -176,11 +176,9 @@ fn body(
 
 /// The body's content coding, unless none (`identity`).
 fn encoding(e: &Exchange) -> Option<String> {
-    let value = e.headers.get(CONTENT_ENCODING)?;
-    let value = String::from_utf8_lossy(value.as_bytes())
-        .trim()
-        .to_ascii_lowercase();
-    (!value.is_empty() && value != "identity").then_some(value)
+    let value = e.headers.get(CONTENT_ENCODING)?.as_bytes().trim_ascii();
+    (!value.is_empty() && !value.eq_ignore_ascii_case(b"identity"))
+        .then(|| String::from_utf8_lossy(value).to_ascii_lowercase())
 }
 
 fn encoded(e: &Exchange, encoding: Option<String>, other: &Exchange) -> String {
@@ -197,14 +195,15 @@ fn encoded(e: &Exchange, encoding: Option<String>, other: &Exchange) -> String {
 /// `*/*+json`) or, failing that, the body starts like a JSON object or array.
 pub(crate) fn looks_json(e: &Exchange) -> bool {
     let declared = e.headers.get(CONTENT_TYPE).is_some_and(|v| {
-        let v = String::from_utf8_lossy(v.as_bytes());
-        let essence = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+        let v = v.as_bytes();
+        let essence = v.split(|&b| b == b';').next().unwrap_or(v).trim_ascii();
+        let ends_with = |suffix: &[u8]| {
+            essence.len() >= suffix.len()
+                && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
+        essence.eq_ignore_ascii_case(b"application/json")
+            || essence.eq_ignore_ascii_case(b"text/json")
+            || ends_with(b"+json")
     });
     declared
         || matches!(
