@@ -118,8 +118,9 @@ impl Config {
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let mut deserializer = serde_json::Deserializer::from_str(json);
         let config: Self = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            // The path's root is `.`, and a place it cannot name is `?`.
             let path = e.path().to_string();
-            let field = if path == "." { String::new() } else { path };
+            let field = path.trim_end_matches(['.', '?']).to_owned();
             ConfigError::invalid("", field, e.into_inner())
         })?;
         deserializer
