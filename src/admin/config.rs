@@ -1,5 +1,5 @@
 use super::{Admin, GateConfig};
-use crate::config::{count_in, duration, duration_in, in_range, ConfigError};
+use crate::config::{duration, duration_in, in_range, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ impl AdminConfig {
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         in_range(SECTION, "gate.min_score", self.gate.min_score, 0.0, 100.0)?;
-        count_in(
+        in_range(
             SECTION,
             "history_capacity",
             self.history_capacity as u64,

@@ -9,6 +9,16 @@ use std::time::Duration;
 
 const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
+/// A duration shown as configs write it, for messages.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+pub(crate) struct Humane(pub(crate) Duration);
+
+impl fmt::Display for Humane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&humane(self.0))
+    }
+}
+
 /// `d` as configs write it: `"1h"`, `"90s"`, `"250ms"` (whole milliseconds).
 pub(crate) fn humane(d: Duration) -> String {
     let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);

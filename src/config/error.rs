@@ -96,34 +96,16 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Checks that a number is in `lo..=hi` (NaN never is).
-pub(crate) fn in_range(
+/// Checks that a value is in `lo..=hi` (a NaN never is), naming the range
+/// and the value when it is not.
+pub(crate) fn in_range<T: PartialOrd + fmt::Display>(
     section: &'static str,
     field: &str,
-    value: f64,
-    lo: f64,
-    hi: f64,
+    value: T,
+    lo: T,
+    hi: T,
 ) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            section,
-            field,
-            format_args!("must be in {lo}..={hi}, not {value}"),
-        ))
-    }
-}
-
-/// Checks that a count is in `lo..=hi`.
-pub(crate) fn count_in(
-    section: &'static str,
-    field: &str,
-    value: u64,
-    lo: u64,
-    hi: u64,
-) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
+    if lo <= value && value <= hi {
         Ok(())
     } else {
         Err(ConfigError::invalid(
@@ -142,21 +124,8 @@ pub(crate) fn duration_in(
     lo: Duration,
     hi: Duration,
 ) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        let show = super::duration::humane;
-        Err(ConfigError::invalid(
-            section,
-            field,
-            format_args!(
-                "must be in {}..={}, not {}",
-                show(lo),
-                show(hi),
-                show(value)
-            ),
-        ))
-    }
+    use super::duration::Humane;
+    in_range(section, field, Humane(value), Humane(lo), Humane(hi))
 }
 
 /// Parses a header name, naming the field when it is not one.
@@ -211,9 +180,9 @@ mod tests {
             in_range("s", "x", f64::NAN, 0.0, 1.0).unwrap_err().rule(),
             "must be in 0..=1, not NaN"
         );
-        assert!(count_in("s", "n", 3, 1, 3).is_ok());
+        assert!(in_range("s", "n", 3, 1, 3).is_ok());
         assert_eq!(
-            count_in("s", "n", 0, 1, 3).unwrap_err().rule(),
+            in_range("s", "n", 0, 1, 3).unwrap_err().rule(),
             "must be in 1..=3, not 0"
         );
         let ms = Duration::from_millis;

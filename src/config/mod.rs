@@ -41,7 +41,7 @@ pub(crate) mod duration;
 mod error;
 
 pub use self::error::ConfigError;
-pub(crate) use self::error::{count_in, duration_in, header_name, in_range};
+pub(crate) use self::error::{duration_in, header_name, in_range};
 
 #[cfg(feature = "admin")]
 use crate::admin::AdminConfig;

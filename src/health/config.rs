@@ -1,5 +1,5 @@
 use super::{Health, NoiseThresholds};
-use crate::config::{count_in, duration, duration_in, in_range, ConfigError};
+use crate::config::{duration, duration_in, in_range, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -80,15 +80,15 @@ impl HealthConfig {
             Duration::from_millis(1),
             Duration::from_secs(24 * 3600),
         )?;
-        count_in(SECTION, "buckets", self.buckets as u64, 1, 1024)?;
-        count_in(
+        in_range(SECTION, "buckets", self.buckets as u64, 1, 1024)?;
+        in_range(
             SECTION,
             "max_endpoints",
             self.max_endpoints as u64,
             1,
             Self::MAX_ENDPOINTS as u64,
         )?;
-        count_in(
+        in_range(
             SECTION,
             "max_paths",
             self.max_paths as u64,

@@ -1,5 +1,5 @@
 use super::{FileRecorder, Opening};
-use crate::config::{count_in, ConfigError};
+use crate::config::{in_range, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -86,9 +86,9 @@ impl FileRecorderConfig {
         if self.path.as_os_str().is_empty() {
             return Err(ConfigError::invalid(SECTION, "path", "must not be empty"));
         }
-        count_in(SECTION, "max_bytes", self.max_bytes, 1024, 1 << 40)?;
-        count_in(SECTION, "max_files", self.max_files as u64, 0, 1000)?;
-        count_in(SECTION, "queue", self.queue as u64, 1, 1_000_000)
+        in_range(SECTION, "max_bytes", self.max_bytes, 1024, 1 << 40)?;
+        in_range(SECTION, "max_files", self.max_files as u64, 0, 1000)?;
+        in_range(SECTION, "queue", self.queue as u64, 1, 1_000_000)
     }
 
     /// Checks the settings and applies them to an [`Opening`]; its

@@ -1,5 +1,5 @@
 use super::{Builder, Rollout};
-use crate::config::{count_in, duration, duration_in, in_range, ConfigError};
+use crate::config::{duration, duration_in, in_range, ConfigError};
 use crate::health::Health;
 use crate::policy::PolicyConfig;
 use crate::router::Weights;
@@ -134,7 +134,7 @@ impl RolloutConfig {
         )?;
         duration_in(SECTION, "validation", self.validation, Duration::ZERO, DAY)?;
         in_range(SECTION, "testing_weight", self.testing_weight, 0.0, 1.0)?;
-        count_in(
+        in_range(
             SECTION,
             "max_events",
             self.max_events as u64,

@@ -1,6 +1,6 @@
 use super::{Builder, ShadowLayer, CORRELATION_HEADER, MARKER_HEADER};
 use crate::compare::ComparatorConfig;
-use crate::config::{count_in, duration, duration_in, header_name, in_range, ConfigError};
+use crate::config::{duration, duration_in, header_name, in_range, ConfigError};
 use crate::mask::MaskerConfig;
 use crate::sample::{Always, ByKey, Random, RateLimited, Sampler};
 use http::{HeaderValue, Method};
@@ -131,14 +131,14 @@ impl ShadowConfig {
         for method in &self.methods {
             method_of(method)?;
         }
-        count_in(
+        in_range(
             SECTION,
             "max_body_bytes",
             self.max_body_bytes as u64,
             0,
             Self::MAX_BODY_BYTES as u64,
         )?;
-        count_in(
+        in_range(
             SECTION,
             "max_in_flight",
             self.max_in_flight as u64,
