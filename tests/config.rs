@@ -398,3 +398,36 @@ async fn a_loaded_config_shapes_the_stack() {
     let sample = &snapshot.top_differences[0].sample;
     assert!(format!("{sample:?}").contains("yes"), "{sample:?}");
 }
+
+/// The `router` section reaches the stack: with a sticky header, each user
+/// stays on one version, and the users split between both.
+#[tokio::test]
+async fn a_loaded_sticky_header_keeps_users_on_one_version() {
+    let config = Config::from_json(r#"{"router": {"sticky_header": "x-user-id"}}"#).unwrap();
+    let rollout = config.rollout().unwrap();
+    rollout.start_testing(0.5).unwrap();
+    let stable = Router::new().route("/", get(|| async { "v1" }));
+    let candidate = Router::new().route("/", get(|| async { "v2" }));
+    let app = config.service(&rollout, stable, candidate).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for user in 0..40 {
+        let mut versions = std::collections::BTreeSet::new();
+        for _ in 0..5 {
+            let request = http::Request::get("/")
+                .header("x-user-id", format!("user-{user}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            let version = *response
+                .extensions()
+                .get::<tower_shadow::router::Version>()
+                .unwrap();
+            response.into_body().collect().await.unwrap();
+            versions.insert(version.to_string());
+        }
+        assert_eq!(versions.len(), 1, "user-{user} moved: {versions:?}");
+        seen.extend(versions);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    rollout.health().idle().await;
+}
