@@ -40,11 +40,13 @@
 //! # }
 //! ```
 
+mod config;
 mod endpoint;
 pub mod names;
 mod snapshot;
 mod window;
 
+pub use self::config::HealthConfig;
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
     EndpointSnapshot, HealthSnapshot, KpiSnapshot, KpiSummary, LatencyBin, LatencyBins,

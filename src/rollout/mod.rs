@@ -49,11 +49,13 @@
 //! ```
 
 mod alert;
+mod config;
 mod controller;
 mod event;
 mod stage;
 
 pub use self::alert::{AlertSink, TracingAlerts};
+pub use self::config::{AdaptiveShadowing, RolloutConfig};
 pub use self::controller::{Builder, Rollout, RolloutError, RolloutHandle, VersionInfo};
 pub(crate) use self::event::now_ms;
 pub use self::event::{Actor, Event};

@@ -82,6 +82,13 @@ impl<S, C> WeightedRouter<S, C> {
         self.stable
     }
 
+    /// Routes by `key` instead of at random (see
+    /// [`WeightedRouterLayer::sticky`](super::WeightedRouterLayer::sticky)).
+    pub(crate) fn with_sticky(mut self, key: Option<StickyKey>) -> Self {
+        self.sticky = key;
+        self
+    }
+
     /// Which version a request with this head goes to, at the current weight.
     pub(crate) fn choose(&self, head: &http::request::Parts) -> Version {
         let weight = self.weights.canary();
