@@ -15,6 +15,8 @@
 //! - [`router`]: live traffic split between stable and canary by [`Weights`].
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
+//! - [`synthetic`]: production-shaped synthetic traffic to rehearse a candidate, and capacity hints.
+//! - [`chaos`]: injected latency, errors and aborts, to check the policies catch them.
 //!
 //! # Example
 //!
@@ -59,6 +61,7 @@
 
 #[cfg(feature = "admin")]
 pub mod admin;
+pub mod chaos;
 pub mod compare;
 pub mod exchange;
 pub mod health;
@@ -69,6 +72,7 @@ pub mod rollout;
 pub mod router;
 pub mod sample;
 pub mod shadow;
+pub mod synthetic;
 
 /// The boxed error type used where services' errors are erased.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,11 +1,13 @@
 use std::fmt;
 
-/// Why a policy configuration was rejected: which field, the allowed range,
-/// and the value given.
+/// Why a configuration was rejected: which field, the allowed range, and
+/// the value given.
 ///
 /// Returned by the `validate` and `build` methods of the policy configs, by
 /// `TryFrom<..Config>`, and (as a serde error) when a policy is loaded from
-/// JSON.
+/// JSON; the configs of [`synthetic`](crate::synthetic),
+/// [`chaos`](crate::chaos) and the [`Balancer`](crate::router::Balancer)
+/// return it too, naming their own kind of config.
 ///
 /// ```
 /// use tower_shadow::policy::ThresholdPolicy;
@@ -21,13 +23,37 @@ pub struct ConfigError(String);
 
 impl ConfigError {
     pub(super) fn new(field: impl fmt::Display, rule: impl fmt::Display) -> Self {
-        Self(format!("{field}: {rule}"))
+        Self::of("policy", field, rule)
+    }
+
+    /// An error in a config of kind `config` (`"fault"`, `"generator"`, ..).
+    pub(crate) fn of(config: &str, field: impl fmt::Display, rule: impl fmt::Display) -> Self {
+        Self(format!("{config} config: {field}: {rule}"))
+    }
+
+    /// Checks that `value` is in `lo..=hi`, in a config of kind `config`.
+    pub(crate) fn check_range(
+        config: &str,
+        field: &str,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<(), Self> {
+        if (lo..=hi).contains(&value) {
+            Ok(())
+        } else {
+            Err(Self::of(
+                config,
+                field,
+                format_args!("must be in {lo}..={hi}, not {value}"),
+            ))
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid policy config: {}", self.0)
+        write!(f, "invalid {}", self.0)
     }
 }
 
@@ -35,14 +61,7 @@ impl std::error::Error for ConfigError {}
 
 /// Checks that `value` is in `lo..=hi`.
 pub(super) fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format_args!("must be in {lo}..={hi}, not {value}"),
-        ))
-    }
+    ConfigError::check_range("policy", field, value, lo, hi)
 }
 
 /// Checks that `value` is finite and above `lo`.

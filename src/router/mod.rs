@@ -8,6 +8,9 @@
 //! weight only moves users from stable to canary. Every response carries
 //! the [`Version`] that served it as an extension.
 //!
+//! A [`Balancer`] sets weights from measured performance instead: each
+//! backend's share follows its smoothed score, with a floor so none starves.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -31,11 +34,13 @@
 //! # }
 //! ```
 
+mod balance;
 mod future;
 mod layer;
 mod service;
 mod weights;
 
+pub use self::balance::{BalanceBuilder, BalanceConfig, Balancer};
 pub use self::future::ResponseFuture;
 pub use self::layer::WeightedRouterLayer;
 pub use self::service::WeightedRouter;

@@ -93,6 +93,7 @@ mod layer;
 mod service;
 
 pub use self::body::{RequestBody, ResponseBody};
+pub(crate) use self::fork::call;
 pub use self::future::ResponseFuture;
 pub use self::layer::{Builder, ShadowLayer, CORRELATION_HEADER, MARKER_HEADER};
 pub use self::service::Shadow;
