@@ -28,10 +28,14 @@
 //! let candidate = Router::new().route("/", get(|| async { "v2" }));
 //! let stable = Router::new().route("/", get(|| async { "v1" }));
 //! // The faults are on the shadow path only: users never see them.
-//! let app = stable.layer(ShadowLayer::new(faults.layer(candidate)));
+//! let app: Router = stable.layer(ShadowLayer::new(faults.layer(candidate)));
 //! # let _ = app;
 //! # }
 //! ```
+//!
+//! Its error type is the crate's `BoxError` (an abort is an
+//! [`Aborted`] error); to serve a faulty service with axum, whose services
+//! may not fail, put `axum::error_handling::HandleErrorLayer` in front.
 //!
 //! Loaded from JSON (unknown fields are errors, values are checked):
 //!

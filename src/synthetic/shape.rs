@@ -13,7 +13,9 @@ use serde_json::Value;
 /// pseudonymized headers and JSON paths), then every remaining value keeps
 /// only its shape — digits become `1`, letters `x`, punctuation stays — in
 /// the path's id segments, the query values, the header values (but for
-/// `content-type`, `accept` and the user agent's family) and the JSON
+/// `content-type`, `accept` and the user agent's family; connection and
+/// framing headers such as `host` and `content-length` are left out of the
+/// template, though counted in `header_names`) and the JSON
 /// body's strings and numbers. Object keys, array lengths, booleans and
 /// nulls are kept.
 ///
@@ -74,6 +76,7 @@ impl RequestShape {
         header_names.dedup();
         let headers = headers_to_pairs(&headers)
             .into_iter()
+            .filter(|(name, _)| !CONNECTION_HEADERS.contains(&name.as_str()))
             .map(|(name, value)| {
                 let value = if name == USER_AGENT.as_str() {
                     format!("{user_agent}/synthetic")
@@ -107,6 +110,21 @@ impl RequestShape {
         }
     }
 }
+
+/// Headers of the connection or of this body's framing, not of the request:
+/// the client replaying a template sets its own (a kept `content-length`
+/// would not match a body cut to `max_body_bytes`).
+const CONNECTION_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+];
 
 /// Whether the masker already replaced this value.
 fn masked(value: &str) -> bool {
