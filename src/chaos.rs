@@ -110,11 +110,26 @@ pub enum Delay {
 
 impl Delay {
     /// Always `delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_shadow::chaos::Delay;
+    ///
+    /// assert_eq!(Delay::fixed(Duration::from_millis(250)), Delay::Fixed { ms: 250.0 });
+    /// ```
     pub fn fixed(delay: Duration) -> Self {
         Self::Fixed { ms: millis(delay) }
     }
 
     /// Uniform between `min` and `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_shadow::chaos::Delay;
+    ///
+    /// let d = Delay::uniform(Duration::from_millis(5), Duration::from_millis(9));
+    /// assert_eq!(d, Delay::Uniform { min_ms: 5.0, max_ms: 9.0 });
+    /// ```
     pub fn uniform(min: Duration, max: Duration) -> Self {
         Self::Uniform {
             min_ms: millis(min),
@@ -123,6 +138,13 @@ impl Delay {
     }
 
     /// Exponential with mean `mean`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_shadow::chaos::Delay;
+    ///
+    /// assert_eq!(Delay::exponential(Duration::from_secs(1)), Delay::Exponential { mean_ms: 1000.0 });
+    /// ```
     pub fn exponential(mean: Duration) -> Self {
         Self::Exponential {
             mean_ms: millis(mean),
@@ -247,6 +269,16 @@ impl FaultConfig {
     }
 
     /// Checks the settings and builds the layer.
+    ///
+    /// ```
+    /// use tower_shadow::chaos::{ErrorFault, FaultConfig};
+    ///
+    /// let mut config = FaultConfig::default();
+    /// config.errors.push(ErrorFault { status: 503, rate: 0.1 });
+    /// let layer = config.build()?;
+    /// assert_eq!(layer.config().errors.len(), 1);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<FaultLayer, ConfigError> {
         FaultLayer::try_from(self)
     }
@@ -255,6 +287,23 @@ impl FaultConfig {
 /// Injects latency, error statuses and aborts. See the [module docs](self).
 ///
 /// Clones share the random source and the [`FaultCounts`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use http::StatusCode;
+/// use tower::{Layer, ServiceExt};
+/// use tower_shadow::chaos::FaultLayer;
+///
+/// let faults = FaultLayer::new().error(StatusCode::SERVICE_UNAVAILABLE, 1.0);
+/// let service = faults.layer(tower::service_fn(|_: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }));
+/// let response = service.oneshot(http::Request::new(())).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert_eq!(faults.counts().errors, 1);
+/// # }
+/// ```
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "FaultConfig", into = "FaultConfig")]
 pub struct FaultLayer {
@@ -494,6 +543,15 @@ impl<S> Layer<S> for FaultLayer {
 }
 
 /// A service with faults injected by a [`FaultLayer`].
+///
+/// ```
+/// use tower_shadow::chaos::{Fault, FaultLayer};
+///
+/// let service = Fault::new(tower::service_fn(|_: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }), FaultLayer::new().abort(0.5));
+/// let _inner = service.into_inner();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Fault<S> {
     inner: S,
@@ -528,6 +586,21 @@ impl<S> Fault<S> {
 }
 
 /// The error of an aborted request.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tower::{Layer, ServiceExt};
+/// use tower_shadow::chaos::{Aborted, FaultLayer};
+///
+/// let service = FaultLayer::new().abort(1.0).layer(tower::service_fn(|_: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }));
+/// let error = service.oneshot(http::Request::new(())).await.unwrap_err();
+/// assert!(error.is::<Aborted>());
+/// assert_eq!(error.to_string(), "request aborted by fault injection");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Aborted(());
 

@@ -209,6 +209,15 @@ impl Balancer {
     }
 
     /// A builder for the smoothing and the floor.
+    ///
+    /// ```
+    /// use tower_shadow::router::Balancer;
+    ///
+    /// let balancer = Balancer::builder(2).smoothing(1.0).floor(0.1).build()?;
+    /// assert_eq!(balancer.config().floor, 0.1);
+    /// assert!(Balancer::builder(2).floor(0.6).build().is_err()); // 2 × 0.6 > 1
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn builder(backends: usize) -> BalanceBuilder {
         BalanceBuilder {
             config: BalanceConfig {
@@ -226,6 +235,17 @@ impl Balancer {
     /// Records a performance score of backend `index` (more is better).
     /// Scores that are negative, not finite, or for an unknown backend are
     /// ignored.
+    ///
+    /// ```
+    /// use tower_shadow::router::Balancer;
+    ///
+    /// let balancer = Balancer::builder(2).smoothing(0.5).floor(0.0).build()?;
+    /// balancer.record(0, 10.0); // the first score is taken as is
+    /// balancer.record(0, 30.0); // then averaged: 0.5 × 30 + 0.5 × 10
+    /// balancer.record(1, 20.0);
+    /// assert_eq!(balancer.weights(), vec![0.5, 0.5]);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn record(&self, index: usize, score: f64) {
         if !(score.is_finite() && score >= 0.0) {
             return;
@@ -244,6 +264,16 @@ impl Balancer {
     ///
     /// A backend with no score yet counts with the mean of the others, so a
     /// new backend starts with an average share.
+    ///
+    /// ```
+    /// use tower_shadow::router::Balancer;
+    ///
+    /// let balancer = Balancer::builder(3).floor(0.0).build()?;
+    /// balancer.record(0, 2.0);
+    /// balancer.record(1, 4.0);
+    /// assert_eq!(balancer.weights(), vec![2.0 / 9.0, 4.0 / 9.0, 3.0 / 9.0]);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn weights(&self) -> Vec<f64> {
         let smoothed = self.smoothed.lock().clone();
         let n = smoothed.len();
@@ -288,6 +318,18 @@ impl Balancer {
     /// With two backends (stable first, canary second), sets the canary
     /// weight of `weights` to the canary's share; with another number of
     /// backends, the share of backend 1 (0 with a single backend).
+    ///
+    /// ```
+    /// use tower_shadow::router::{Balancer, Weights};
+    ///
+    /// let balancer = Balancer::builder(2).floor(0.0).build()?;
+    /// balancer.record(0, 1.0);
+    /// balancer.record(1, 3.0);
+    /// let weights = Weights::new(0.0);
+    /// balancer.apply(&weights);
+    /// assert_eq!(weights.canary(), 0.75);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn apply(&self, weights: &Weights) {
         weights.set_canary(self.weights().get(1).copied().unwrap_or(0.0));
     }

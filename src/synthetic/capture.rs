@@ -117,6 +117,16 @@ pub(super) fn count_in_range(
 /// request that will not be kept costs one lock and a random draw; a kept
 /// one also copies its head and up to `max_body_bytes` of its body as the
 /// body streams by, never delaying it.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_shadow::synthetic::CaptureLayer;
+///
+/// let capture = CaptureLayer::new();
+/// let captured = capture.captured(); // keep this to cluster later
+/// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(capture);
+/// # let _ = (app, captured);
+/// ```
 #[derive(Clone)]
 pub struct CaptureLayer {
     captured: Captured,
@@ -144,6 +154,26 @@ impl CaptureLayer {
     }
 
     /// A builder for the settings, the endpoint key and the masker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_shadow::mask::Masker;
+    /// use tower_shadow::synthetic::{CaptureConfig, CaptureLayer};
+    ///
+    /// let layer = CaptureLayer::builder()
+    ///     .half_life(Duration::from_secs(600))
+    ///     .max_samples(4096)
+    ///     .max_body_bytes(16 * 1024)
+    ///     .seed(7)
+    ///     .masker(Masker::new().redact_path("/card"))
+    ///     .endpoint(|head: &http::request::Parts| head.uri.path().to_owned())
+    ///     .build()?;
+    /// # let _ = layer;
+    /// let config: CaptureConfig = serde_json::from_str(r#"{"half_life_secs": 0}"#).unwrap();
+    /// let error = CaptureLayer::builder().config(config).build().unwrap_err();
+    /// assert!(error.to_string().contains("half_life_secs"));
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn builder() -> CaptureBuilder {
         CaptureBuilder {
             config: CaptureConfig::default(),
@@ -339,7 +369,20 @@ impl Captured {
     }
 
     /// The kept shapes, a sample of the traffic weighted toward recent
-    /// requests, oldest key first.
+    /// requests, in the order of their sampling keys.
+    ///
+    /// ```
+    /// use tower_shadow::synthetic::CaptureLayer;
+    ///
+    /// let captured = CaptureLayer::builder().max_samples(2).build()?.captured();
+    /// for path in ["/a", "/b", "/c"] {
+    ///     let (head, ()) = http::Request::get(path).body(()).unwrap().into_parts();
+    ///     captured.record(&head, b"");
+    /// }
+    /// assert_eq!(captured.shapes().len(), 2); // bounded
+    /// assert_eq!(captured.len(), 2);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn shapes(&self) -> Vec<RequestShape> {
         let mut kept: Vec<(f64, RequestShape)> = self
             .inner
@@ -360,6 +403,23 @@ impl Captured {
     /// With `c` the decayed count of requests and `T` the time since the
     /// first, the rate is `λ c / (1 − e^(−λ T))`: the correction makes the
     /// figure right from the start, not only after a few half-lives.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use tower_shadow::synthetic::CaptureLayer;
+    ///
+    /// let captured = CaptureLayer::new().captured();
+    /// let (head, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+    /// assert_eq!(captured.rate(), None);
+    /// for _ in 0..=50 {
+    ///     captured.record(&head, b"");
+    ///     tokio::time::advance(Duration::from_millis(100)).await;
+    /// }
+    /// assert!((captured.rate().unwrap() - 10.0).abs() < 0.3);
+    /// # }
+    /// ```
     pub fn rate(&self) -> Option<f64> {
         let state = self.inner.state.lock();
         let (start, at) = (state.start?, state.rate_at?);
@@ -445,6 +505,18 @@ impl<S> Layer<S> for CaptureLayer {
 }
 
 /// A service whose requests' shapes are recorded by a [`CaptureLayer`].
+/// Made by the layer:
+///
+/// ```
+/// use tower::Layer;
+/// use tower_shadow::synthetic::CaptureLayer;
+///
+/// let inner = tower::service_fn(|_: http::Request<tower_shadow::synthetic::CaptureBody<String>>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// });
+/// let service = CaptureLayer::new().layer(inner);
+/// let _inner = service.into_inner();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Capture<S> {
     inner: S,

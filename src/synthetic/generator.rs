@@ -382,6 +382,31 @@ struct Tally {
 
 impl Generator {
     /// A builder over `profiles`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_shadow::compare::JsonComparator;
+    /// use tower_shadow::health::Health;
+    /// use tower_shadow::synthetic::{Generator, SyntheticProfile};
+    ///
+    /// # let profiles: Vec<SyntheticProfile> = serde_json::from_str(r#"[{"name": "GET /", "share": 1, "route": "GET /",
+    /// #     "template": {"method": "GET", "uri": "/", "headers": [], "body": {"text": ""}}}]"#).unwrap();
+    /// let generator = Generator::builder(profiles)
+    ///     .rate(120.0)                           // the live rate, e.g. from `Captured::rate`
+    ///     .stress(3.0)                           // × 3: 360 requests per second
+    ///     .concurrency(32)
+    ///     .duration(Duration::from_secs(60))
+    ///     .requests(50_000)                      // whichever comes first
+    ///     .timeout(Duration::from_secs(2))
+    ///     .mix("GET /", 1.0)
+    ///     .seed(7)
+    ///     .comparator(JsonComparator::new().ignore("/served_at"))
+    ///     .health(Health::new())
+    ///     .build()?;
+    /// assert_eq!(generator.config().target_rate(), 360.0);
+    /// assert_eq!(generator.profiles().len(), 1);
+    /// # Ok::<(), tower_shadow::policy::ConfigError>(())
+    /// ```
     pub fn builder(profiles: Vec<SyntheticProfile>) -> GeneratorBuilder {
         GeneratorBuilder {
             profiles,
@@ -429,6 +454,25 @@ impl Generator {
 
     /// Only loads `service` (nothing is compared or recorded in the
     /// health): for stress runs and capacity measurements.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tower_shadow::synthetic::{Generator, SyntheticProfile};
+    ///
+    /// # let profiles: Vec<SyntheticProfile> = serde_json::from_str(r#"[{"name": "GET /", "share": 1, "route": "GET /",
+    /// #     "template": {"method": "GET", "uri": "/", "headers": [], "body": {"text": ""}}}]"#).unwrap();
+    /// let service = tower::service_fn(|_req: http::Request<_>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from("ok"))))
+    /// });
+    /// let generator = Generator::builder(profiles).rate(10.0).requests(20).build().unwrap();
+    /// let report = generator.drive(service).await;
+    /// assert_eq!((report.requests, report.candidate_errors), (20, 0));
+    /// assert_eq!(report.rate, 10.0);
+    /// assert_eq!(report.profiles["GET /"].requests, 20);
+    /// assert_eq!(report.error_rate(), 0.0);
+    /// # }
+    /// ```
     pub async fn drive<C, CB>(&self, service: C) -> RunReport
     where
         C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + 'static,

@@ -70,4 +70,6 @@ pub use self::cluster::{cluster, ClusterConfig, Clustering};
 pub use self::generator::{Generator, GeneratorBuilder, GeneratorConfig, ProfileReport, RunReport};
 pub use self::profile::{judge_profiles, SyntheticProfile};
 pub use self::shape::RequestShape;
-pub use self::transaction::{Transaction, TransactionOutcome, Transactions, TransactionsHandle};
+pub use self::transaction::{
+    Transaction, TransactionOutcome, Transactions, TransactionsConfig, TransactionsHandle,
+};

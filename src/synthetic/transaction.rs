@@ -173,6 +173,73 @@ impl Transaction {
     }
 }
 
+/// The settings of [`Transactions`], and their serde form. Every field may
+/// be left out.
+///
+/// ```
+/// use tower_shadow::health::Health;
+/// use tower_shadow::synthetic::TransactionsConfig;
+///
+/// let config: TransactionsConfig = serde_json::from_str(r#"{
+///     "interval_secs": 30,
+///     "transactions": [{"name": "home", "within_ms": 200,
+///         "request": {"method": "GET", "uri": "/", "headers": [], "body": {"text": ""}}}]
+/// }"#)?;
+/// let checks = config.build(Health::new()).unwrap();
+/// # let _ = checks;
+///
+/// let bad: TransactionsConfig = serde_json::from_str(r#"{"interval_secs": 0}"#)?;
+/// assert_eq!(
+///     bad.validate().unwrap_err().to_string(),
+///     "invalid transactions config: interval_secs: must be in 0.001..=86400, not 0"
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TransactionsConfig {
+    /// Seconds between runs, `0.001..=86400`; default 60.
+    pub interval_secs: f64,
+    /// Milliseconds before an answer is given up, `1..=3600000`; default 10 000.
+    pub timeout_ms: f64,
+    /// The checks, each valid.
+    pub transactions: Vec<Transaction>,
+}
+
+impl Default for TransactionsConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60.0,
+            timeout_ms: 10_000.0,
+            transactions: Vec::new(),
+        }
+    }
+}
+
+impl TransactionsConfig {
+    /// Checks every field and every transaction, naming the first problem.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let range = |field: &str, value, lo, hi| {
+            ConfigError::check_range("transactions", field, value, lo, hi)
+        };
+        range("interval_secs", self.interval_secs, 0.001, 86400.0)?;
+        range("timeout_ms", self.timeout_ms, 1.0, 3_600_000.0)?;
+        self.transactions.iter().try_for_each(Transaction::validate)
+    }
+
+    /// Checks the settings and builds the checks, recorded into `health`.
+    pub fn build(self, health: Health) -> Result<Transactions, ConfigError> {
+        self.validate()?;
+        Ok(Transactions {
+            transactions: self.transactions,
+            health,
+            interval: Duration::from_secs_f64(self.interval_secs),
+            timeout: Duration::from_secs_f64(self.timeout_ms / 1e3),
+        })
+    }
+}
+
 /// The outcome of one transaction run.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -245,12 +312,9 @@ impl Transactions {
     /// No transactions yet, recorded into `health`, every 60 s, each
     /// answer given up after 10 s.
     pub fn new(health: Health) -> Self {
-        Self {
-            transactions: Vec::new(),
-            health,
-            interval: Duration::from_secs(60),
-            timeout: Duration::from_secs(10),
-        }
+        TransactionsConfig::default()
+            .build(health)
+            .expect("the defaults are in range")
     }
 
     /// Adds a check. An invalid one (see [`Transaction::validate`]) fails
@@ -319,6 +383,26 @@ impl Transactions {
     /// Runs the checks every interval (the first run at once) on a task
     /// that stops when the handle is dropped or
     /// [`stop`](TransactionsHandle::stop)ped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use axum::{routing::get, Router};
+    /// use tower_shadow::health::Health;
+    /// use tower_shadow::synthetic::{Transaction, Transactions};
+    ///
+    /// let health = Health::new();
+    /// let handle = Transactions::new(health.clone())
+    ///     .interval(Duration::from_secs(5))
+    ///     .timeout(Duration::from_secs(1))
+    ///     .transaction(Transaction::get("home", "/").within(Duration::from_millis(200)))
+    ///     .spawn(Router::new().route("/", get(|| async { "home" })));
+    /// tokio::time::sleep(Duration::from_secs(12)).await; // runs at 0, 5 and 10 s
+    /// handle.stop();
+    /// assert_eq!(health.snapshot().endpoints["transaction home"].pairs, 3);
+    /// # }
+    /// ```
     pub fn spawn<C, CB>(&self, candidate: C) -> TransactionsHandle
     where
         C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + Sync + 'static,
