@@ -116,7 +116,8 @@ pub(super) fn count_in_range(
 /// sample is drawn from the traffic weighted by `2^(−age / half_life)`. A
 /// request that will not be kept costs one lock and a random draw; a kept
 /// one also copies its head and up to `max_body_bytes` of its body as the
-/// body streams by, never delaying it.
+/// body streams by, never delaying it. Masking and shaping are left to the
+/// reader ([`Captured::shapes`]), off the request's path.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -327,7 +328,46 @@ struct State {
 /// The smallest keys make a weighted sample without replacement.
 struct Kept {
     key: f64,
-    shape: RequestShape,
+    sample: Sample,
+}
+
+/// A kept request: as captured on the request's path (copied, not yet
+/// masked), or shaped by the first reader.
+enum Sample {
+    Raw(Box<Raw>),
+    Shaped(RequestShape),
+}
+
+/// What the request's path copies of a kept request; masking and shaping
+/// wait for a reader ([`Captured::shapes`]), off that path.
+struct Raw {
+    route: String,
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Bytes,
+    body_bytes: usize,
+}
+
+impl Raw {
+    fn new(head: &http::request::Parts, route: String, body: Bytes, body_bytes: usize) -> Self {
+        Self {
+            route,
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            headers: head.headers.clone(),
+            body,
+            body_bytes,
+        }
+    }
+
+    fn shape(self, masker: &Masker) -> RequestShape {
+        let mut head = Request::new(()).into_parts().0;
+        head.method = self.method;
+        head.uri = self.uri;
+        head.headers = self.headers;
+        RequestShape::of(&head, self.route, &self.body, self.body_bytes, masker)
+    }
 }
 
 impl PartialEq for Kept {
@@ -371,6 +411,12 @@ impl Captured {
     /// The kept shapes, a sample of the traffic weighted toward recent
     /// requests, in the order of their sampling keys.
     ///
+    /// Requests are masked and shaped here, by the reader, not on their
+    /// own path: until a first read, a kept request's head and body prefix
+    /// are held as they came. The sample is taken out of the shared state
+    /// while it is shaped, so requests are never held up by a reader;
+    /// concurrent readers may each see part of it.
+    ///
     /// ```
     /// use tower_shadow::synthetic::CaptureLayer;
     ///
@@ -384,16 +430,34 @@ impl Captured {
     /// # Ok::<(), tower_shadow::policy::ConfigError>(())
     /// ```
     pub fn shapes(&self) -> Vec<RequestShape> {
-        let mut kept: Vec<(f64, RequestShape)> = self
-            .inner
-            .state
-            .lock()
-            .heap
-            .iter()
-            .map(|k| (k.key, k.shape.clone()))
+        let taken = std::mem::take(&mut self.inner.state.lock().heap);
+        let kept: Vec<Kept> = taken
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Kept { key, sample }| {
+                let shape = match sample {
+                    Sample::Raw(raw) => raw.shape(&self.inner.masker),
+                    Sample::Shaped(shape) => shape,
+                };
+                Kept {
+                    key,
+                    sample: Sample::Shaped(shape),
+                }
+            })
             .collect();
-        kept.sort_by(|a, b| a.0.total_cmp(&b.0));
-        kept.into_iter().map(|(_, shape)| shape).collect()
+        let shapes = kept
+            .iter()
+            .filter_map(|k| match &k.sample {
+                Sample::Shaped(shape) => Some(shape.clone()),
+                Sample::Raw(_) => None,
+            })
+            .collect();
+        let mut state = self.inner.state.lock();
+        state.heap.extend(kept);
+        while state.heap.len() > self.inner.config.max_samples {
+            state.heap.pop();
+        }
+        shapes
     }
 
     /// The live request rate, per second, exponentially decayed with the
@@ -461,9 +525,10 @@ impl Captured {
         }
     }
 
-    fn keep(&self, key: f64, shape: RequestShape) {
+    fn keep(&self, key: f64, raw: Raw) {
+        let sample = Sample::Raw(Box::new(raw));
         let mut state = self.inner.state.lock();
-        state.heap.push(Kept { key, shape });
+        state.heap.push(Kept { key, sample });
         while state.heap.len() > self.inner.config.max_samples {
             state.heap.pop();
         }
@@ -483,13 +548,10 @@ impl Captured {
     pub fn record(&self, head: &http::request::Parts, body: &[u8]) {
         if let Some(key) = self.admit() {
             let kept = &body[..body.len().min(self.inner.config.max_body_bytes)];
-            self.keep(key, self.shape(head, kept, body.len()));
+            let route = self.inner.endpoint.endpoint(head);
+            let raw = Raw::new(head, route, Bytes::copy_from_slice(kept), body.len());
+            self.keep(key, raw);
         }
-    }
-
-    fn shape(&self, head: &http::request::Parts, body: &[u8], body_bytes: usize) -> RequestShape {
-        let route = self.inner.endpoint.endpoint(head);
-        RequestShape::of(head, route, body, body_bytes, &self.inner.masker)
     }
 }
 
@@ -556,12 +618,14 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (head, body) = request.into_parts();
         let pending = self.captured.admit().map(|key| {
+            // The endpoint key may read extensions (a matched route), so it
+            // is taken now; extensions are not kept.
+            let route = self.captured.inner.endpoint.endpoint(&head);
             Box::new(Pending {
                 captured: self.captured.clone(),
                 key,
-                head: head.clone(),
+                raw: Some(Raw::new(&head, route, Bytes::new(), 0)),
                 body: BytesMut::new(),
-                body_bytes: 0,
             })
         });
         let body = CaptureBody {
@@ -577,23 +641,26 @@ where
 struct Pending {
     captured: Captured,
     key: f64,
-    head: http::request::Parts,
+    raw: Option<Raw>,
     body: BytesMut,
-    body_bytes: usize,
 }
 
 impl Pending {
     fn push(&mut self, data: &Bytes) {
         let room = self.captured.inner.config.max_body_bytes - self.body.len();
         self.body.extend_from_slice(&data[..data.len().min(room)]);
-        self.body_bytes += data.len();
+        if let Some(raw) = &mut self.raw {
+            raw.body_bytes += data.len();
+        }
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        let shape = self.captured.shape(&self.head, &self.body, self.body_bytes);
-        self.captured.keep(self.key, shape);
+        if let Some(mut raw) = self.raw.take() {
+            raw.body = std::mem::take(&mut self.body).freeze();
+            self.captured.keep(self.key, raw);
+        }
     }
 }
 
