@@ -310,6 +310,26 @@ fn a_generator_that_would_not_stop_is_refused() {
         .build()
         .unwrap_err();
     assert!(error.to_string().contains("profiles"), "{error}");
+    let error = Generator::builder(vec![profile("a", "/a", 1.0)])
+        .requests(1)
+        .mix("a", -1.0)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid generator config: mix.a: must be a finite number, 0 or more, not -1"
+    );
+    let error = Generator::builder(vec![profile("a", "/a", 1.0)])
+        .requests(1)
+        .mix("b", 1.0)
+        .build()
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("mix: no profile has a weight above 0"),
+        "{error}"
+    );
 }
 
 /// Three profiles, captured from the shop.

@@ -189,9 +189,9 @@ impl BalanceBuilder {
 }
 
 impl Balancer {
-    /// A balancer over `backends` backends with the default smoothing (0.2)
-    /// and floor (0.05, or `1/backends` when that is less), at most 1024
-    /// backends.
+    /// A balancer over `backends` backends (1 to 1024; out of range,
+    /// clamped) with the default smoothing (0.2) and floor (0.05, or
+    /// `1/backends` when that is less).
     ///
     /// ```
     /// use tower_shadow::router::Balancer;

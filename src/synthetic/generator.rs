@@ -124,7 +124,13 @@ impl GeneratorConfig {
             1 << 26,
         )?;
         for (name, weight) in &self.mix {
-            range(&format!("mix.{name}"), *weight, 0.0, f64::MAX)?;
+            if !(weight.is_finite() && *weight >= 0.0) {
+                return Err(ConfigError::of(
+                    "generator",
+                    format_args!("mix.{name}"),
+                    format_args!("must be a finite number, 0 or more, not {weight}"),
+                ));
+            }
         }
         if !self.mix.is_empty() && self.mix.values().all(|w| *w == 0.0) {
             return Err(ConfigError::of("generator", "mix", "the weights are all 0"));
@@ -153,7 +159,12 @@ impl GeneratorConfig {
 /// Requests go out on a fixed schedule (the `i`-th at `i / (rate ×
 /// stress)` seconds), not when the previous answer arrives, so a slow
 /// service does not slow the load down (open loop) until the concurrency
-/// bound is reached.
+/// bound is reached. Each request runs on its own task; a run cancelled
+/// midway leaves its requests in flight to finish (within the timeout).
+///
+/// The [`Health`] judges a sliding window (60 s by default): for a longer
+/// rehearsal judged as a whole, give the generator a health whose window
+/// covers the run.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
