@@ -16,6 +16,8 @@
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
 //! - [`config`]: the whole stack from one JSON document, every field checked.
+//! - [`synthetic`]: production-shaped synthetic traffic to rehearse a candidate, and capacity hints.
+//! - [`chaos`]: injected latency, errors and aborts, to check the policies catch them.
 //!
 //! # Example
 //!
@@ -60,6 +62,7 @@
 
 #[cfg(feature = "admin")]
 pub mod admin;
+pub mod chaos;
 pub mod compare;
 pub mod config;
 pub mod exchange;
@@ -71,6 +74,7 @@ pub mod rollout;
 pub mod router;
 pub mod sample;
 pub mod shadow;
+pub mod synthetic;
 
 /// The boxed error type used where services' errors are erased.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
