@@ -359,11 +359,14 @@ pub struct SkippedReasons {
     pub no_runtime: u64,
     /// The comparator panicked.
     pub comparator: u64,
+    /// A streaming call the layer was told not to shadow.
+    pub streaming: u64,
 }
 
 impl SkippedReasons {
     pub(crate) fn of(skipped: &[u64; super::SkipReason::COUNT]) -> Self {
-        let [method, oversize, overloaded, incomplete, no_runtime, comparator] = *skipped;
+        let [method, oversize, overloaded, incomplete, no_runtime, comparator, streaming] =
+            *skipped;
         Self {
             method,
             oversize,
@@ -371,6 +374,7 @@ impl SkippedReasons {
             incomplete,
             no_runtime,
             comparator,
+            streaming,
         }
     }
 }

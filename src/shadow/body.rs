@@ -253,6 +253,7 @@ impl ResponseTee {
             trailers: self.trailers,
             latency: self.latency,
             error,
+            uri: None,
         };
         let _ = self.to_shadow.send(exchange);
     }
@@ -317,7 +318,9 @@ where
                             this.tee.take().expect("tee is present").finish(None);
                         }
                     } else if let Some(trailers) = frame.trailers_ref() {
+                        // Trailers end a body: servers stop polling after them.
                         tee.trailers = Some(trailers.clone());
+                        this.tee.take().expect("tee is present").finish(None);
                     }
                 }
                 Some(Err(e)) => {
