@@ -1,73 +1,24 @@
 //! A real gRPC service, generated from `tests/grpc-fixture/proto/users.proto`
 //! by tonic-prost-build, served by tonic on a loopback socket with the layer
 //! added by `Server::builder().layer(..)`, and called by the generated tonic
-//! client. The candidate is the same service with a few changes; the
+//! client. The candidate is version 2 of the fixture's `Directory`; the
 //! comparator is `GrpcComparator` with the service's descriptors
 //! (feature `grpc`).
 #![cfg(feature = "grpc")]
 
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::StreamExt;
 use grpc_fixture::users_client::UsersClient;
-use grpc_fixture::users_server::{Users, UsersServer};
-use grpc_fixture::{Address, GetUserRequest, ListUsersRequest, User};
+use grpc_fixture::users_server::UsersServer;
+use grpc_fixture::{Directory, GetUserRequest, ListUsersRequest, User};
 use http::Method;
 use std::net::SocketAddr;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
-use tonic::{Code, Request, Response, Status};
+use tonic::Code;
 use tower_shadow::compare::GrpcComparator;
 use tower_shadow::health::Health;
 use tower_shadow::shadow::{Builder, ShadowLayer};
 use tower_shadow::HealthSnapshot;
-
-/// The users service; `version` 2 is the candidate, with three changes:
-/// user 2's email, user 3 missing (NOT_FOUND), and user 4's city.
-#[derive(Clone, Copy)]
-struct Directory {
-    version: u8,
-}
-
-impl Directory {
-    fn user(&self, id: u64) -> Result<User, Status> {
-        let v2 = self.version == 2;
-        if id == 0 || (v2 && id == 3) {
-            return Err(Status::not_found(format!("no user {id}")));
-        }
-        Ok(User {
-            id,
-            name: format!("user {id}"),
-            email: match (v2, id) {
-                (true, 2) => "two@new.example".into(),
-                _ => format!("{id}@example.com"),
-            },
-            roles: vec!["reader".into()],
-            address: Some(Address {
-                city: if v2 && id == 4 { "Lyon" } else { "Paris" }.into(),
-            }),
-        })
-    }
-}
-
-#[tonic::async_trait]
-impl Users for Directory {
-    async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
-        self.user(request.into_inner().id).map(Response::new)
-    }
-
-    type ListUsersStream = BoxStream<'static, Result<User, Status>>;
-
-    async fn list_users(
-        &self,
-        request: Request<ListUsersRequest>,
-    ) -> Result<Response<Self::ListUsersStream>, Status> {
-        let this = *self;
-        let limit = u64::from(request.into_inner().limit);
-        let users = (1..=limit)
-            .map(move |id| this.user(id))
-            .filter(Result::is_ok);
-        Ok(Response::new(stream::iter(users).boxed()))
-    }
-}
 
 fn comparator() -> GrpcComparator {
     GrpcComparator::from_file_descriptor_set(grpc_fixture::FILE_DESCRIPTOR_SET).unwrap()
@@ -92,6 +43,12 @@ async fn serve(layer: ShadowLayer<UsersServer<Directory>>) -> UsersClient<Channe
     UsersClient::connect(format!("http://{addr}"))
         .await
         .unwrap()
+}
+
+/// Lists `limit` users, as the client sees them.
+async fn list(client: &mut UsersClient<Channel>, limit: u32) -> Vec<User> {
+    let stream = client.list_users(ListUsersRequest { limit }).await.unwrap();
+    stream.into_inner().map(|u| u.unwrap()).collect().await
 }
 
 fn differences(s: &HealthSnapshot) -> Vec<(&str, &str)> {
@@ -160,13 +117,7 @@ async fn a_server_stream_is_shadowed_and_compared_message_by_message() {
     let health = layer.health();
     let mut client = serve(layer).await;
 
-    let stream = client.list_users(ListUsersRequest { limit: 4 }).await;
-    let users: Vec<User> = stream
-        .unwrap()
-        .into_inner()
-        .map(|u| u.unwrap())
-        .collect()
-        .await;
+    let users = list(&mut client, 4).await;
     let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
     assert_eq!(ids, [1, 2, 3, 4], "the client gets the stable stream");
 
@@ -202,13 +153,7 @@ async fn streaming_calls_can_be_skipped_with_a_reason() {
         .build();
     let mut client = serve(layer).await;
 
-    let stream = client.list_users(ListUsersRequest { limit: 2 }).await;
-    let users: Vec<User> = stream
-        .unwrap()
-        .into_inner()
-        .map(|u| u.unwrap())
-        .collect()
-        .await;
+    let users = list(&mut client, 2).await;
     assert_eq!(users.len(), 2);
     client.get_user(GetUserRequest { id: 1 }).await.unwrap();
 

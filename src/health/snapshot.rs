@@ -4,6 +4,7 @@ use crate::compare::{DiffKind, Difference};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// How many differing paths a snapshot lists, overall and per endpoint.
 pub const TOP_DIFFERENCES: usize = 10;
@@ -181,6 +182,32 @@ pub struct PathReport {
     pub noise: u64,
     /// A recent difference at this path.
     pub sample: Option<Difference>,
+}
+
+/// One line: the endpoint, the path, the count and the sample.
+///
+/// ```
+/// use tower_shadow::compare::{DiffKind, Difference};
+/// use tower_shadow::health::PathReport;
+///
+/// let report = PathReport {
+///     endpoint: "GET /users/{id}".into(),
+///     path: "/name".into(),
+///     kind: DiffKind::Value,
+///     count: 3,
+///     noise: 0,
+///     sample: Some(Difference::new("/name", DiffKind::Value, Some("\"Ada\""), Some("\"ada\""))),
+/// };
+/// assert_eq!(report.to_string(), r#"GET /users/{id} /name ×3, e.g. value /name: "Ada" -> "ada""#);
+/// ```
+impl fmt::Display for PathReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ×{}", self.endpoint, self.path, self.count)?;
+        match &self.sample {
+            Some(sample) => write!(f, ", e.g. {sample}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A custom KPI on both sides, over the window.

@@ -7,7 +7,7 @@ use super::{Comparator, Comparison, HeaderRules, JsonComparator, Standard};
 use crate::exchange::Exchange;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, MessageDescriptor};
 use prost_reflect::{SerializeOptions, ServiceDescriptor};
 use serde_json::Value;
@@ -213,7 +213,7 @@ impl GrpcComparator {
         for name in Self::STATUS {
             let sent = exchange.trailers.as_ref().and_then(|t| t.get(name));
             if let Some(value) = sent.or_else(|| exchange.headers.get(name)) {
-                status.insert(name, value.clone());
+                status.insert(name, percent_decoded(value));
             }
         }
         let body = match frame::messages(&exchange.body, exchange.truncated) {
@@ -277,6 +277,32 @@ fn decode(output: Option<&MessageDescriptor>, message: Bytes) -> Value {
         })
 }
 
+/// `grpc-message` is percent-encoded on the wire; differences show it
+/// decoded, unless decoding would not make a valid header value.
+fn percent_decoded(value: &HeaderValue) -> HeaderValue {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    HeaderValue::from_bytes(&out).unwrap_or_else(|_| value.clone())
+}
+
 fn is_grpc(exchange: &Exchange) -> bool {
     exchange
         .headers
@@ -289,7 +315,7 @@ mod tests {
     use super::frame::frame;
     use super::*;
     use crate::compare::DiffKind;
-    use http::{HeaderValue, StatusCode, Uri};
+    use http::{StatusCode, Uri};
 
     fn grpc(body: Vec<u8>, trailers: &[(&'static str, &'static str)]) -> Exchange {
         let mut headers = HeaderMap::new();
@@ -354,6 +380,19 @@ mod tests {
             .differences
             .iter()
             .all(|d| d.path != "/trailers/grpc-message"));
+    }
+
+    #[test]
+    fn grpc_message_is_shown_decoded() {
+        let show = |raw: &'static str| percent_decoded(&HeaderValue::from_static(raw));
+        assert_eq!(show("no%20user%203"), "no user 3");
+        assert_eq!(
+            show("caf%C3%A9"),
+            HeaderValue::from_bytes("café".as_bytes()).unwrap()
+        );
+        assert_eq!(show("100%"), "100%");
+        assert_eq!(show("%zz%+1%4"), "%zz%+1%4");
+        assert_eq!(show("bad%0Aline"), "bad%0Aline", "no control characters");
     }
 
     #[test]
