@@ -51,7 +51,7 @@ pub struct Exchange {
     /// The URI of the request this answers, when known. The shadow layer
     /// sets it on both sides before comparing; a comparator that depends
     /// on the call reads it, as
-    /// [`GrpcComparator`](crate::compare::GrpcComparator) reads the gRPC
+    /// `compare::GrpcComparator` reads the gRPC
     /// method from its path (feature `grpc`).
     pub uri: Option<Uri>,
 }

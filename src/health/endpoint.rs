@@ -37,7 +37,7 @@ where
 /// like ids (all digits, UUIDs, long hexadecimal strings) written `{id}`.
 ///
 /// With the `axum` feature, a request that axum has routed carries its
-/// route in a [`MatchedPath`](axum::extract::MatchedPath) extension, and
+/// route in an `axum::extract::MatchedPath` extension, and
 /// that route is the key instead (`GET /users/{id}`, named as the router
 /// declares it): this is the case for a [`ShadowLayer`](crate::shadow::ShadowLayer)
 /// added with `Router::layer`, `Router::route_layer` or a method router's

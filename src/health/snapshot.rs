@@ -370,8 +370,10 @@ impl ScoreParts {
     }
 }
 
-/// Skipped requests by [`SkipReason`](super::SkipReason).
+/// Skipped requests by [`SkipReason`](super::SkipReason). A reason missing
+/// from a serialized form (written before it existed) reads as zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct SkippedReasons {
     /// The method is not shadowed.

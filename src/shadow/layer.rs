@@ -212,7 +212,7 @@ impl<T> Builder<T> {
     /// are compared message by message. Skip the calls whose answers
     /// depend on when each message arrives (a chat, a subscription), or
     /// that stay open longer than the timeout. With the `grpc` feature,
-    /// [`GrpcComparator::streaming_methods`](crate::compare::GrpcComparator::streaming_methods)
+    /// `compare::GrpcComparator::streaming_methods`
     /// lists every streaming method of a descriptor set.
     ///
     /// ```

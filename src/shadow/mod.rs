@@ -82,7 +82,7 @@
 //! A tonic server takes the layer like any tower layer, and a generated
 //! service (or tonic's `Routes`) is the shadow. Every gRPC call is a POST,
 //! so opt it in; with the `grpc` feature,
-//! [`GrpcComparator`](crate::compare::GrpcComparator) compares the
+//! `compare::GrpcComparator` compares the
 //! messages field by field, and streaming calls can be
 //! [skipped](Builder::skip_streaming).
 //!
