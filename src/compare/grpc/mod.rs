@@ -207,8 +207,8 @@ impl GrpcComparator {
 
     /// The exchange as the JSON comparator sees it: the status fields as
     /// trailers, and the messages as a JSON array (or the raw body when it
-    /// cannot be split into messages).
-    fn view(&self, exchange: &Exchange) -> Exchange {
+    /// cannot be split into messages, or need not be: `split` is false).
+    fn view(&self, exchange: &Exchange, split: bool) -> Exchange {
         let mut status = HeaderMap::new();
         for name in Self::STATUS {
             let sent = exchange.trailers.as_ref().and_then(|t| t.get(name));
@@ -216,16 +216,24 @@ impl GrpcComparator {
                 status.insert(name, percent_decoded(value));
             }
         }
-        let body = match frame::messages(&exchange.body, exchange.truncated) {
-            Ok(messages) => {
+        let messages = split
+            .then(|| frame::messages(&exchange.body, exchange.truncated).ok())
+            .flatten();
+        let body = match messages {
+            Some(messages) => {
                 let output = self.output(exchange);
-                let messages = messages
-                    .into_iter()
-                    .map(|message| decode(output.as_ref(), message))
-                    .collect();
-                Bytes::from(Value::Array(messages).to_string())
+                let mut json = Vec::with_capacity(2 * exchange.body.len() + 2);
+                json.push(b'[');
+                for (i, message) in messages.iter().enumerate() {
+                    if i > 0 {
+                        json.push(b',');
+                    }
+                    write_json(&mut json, output.as_ref(), message);
+                }
+                json.push(b']');
+                Bytes::from(json)
             }
-            Err(_) => exchange.body.clone(),
+            None => exchange.body.clone(),
         };
         Exchange {
             status: exchange.status,
@@ -251,30 +259,38 @@ impl Comparator for GrpcComparator {
         if !is_grpc(baseline) && !is_grpc(candidate) {
             return self.other.compare(baseline, candidate);
         }
+        // Byte-identical bodies hold the same messages: not decoded, they
+        // take the JSON comparator's fast path for equal bodies.
+        let decode = baseline.body != candidate.body || baseline.truncated != candidate.truncated;
         self.messages
-            .compare(&self.view(baseline), &self.view(candidate))
+            .compare(&self.view(baseline, decode), &self.view(candidate, decode))
     }
 }
 
-/// A message as JSON: by field name with its descriptor, by field number
-/// without one (or when it does not decode), as base64 bytes when it is
-/// not a protobuf message at all.
-fn decode(output: Option<&MessageDescriptor>, message: Bytes) -> Value {
+/// Appends a message as JSON: by field name with its descriptor, by field
+/// number without one (or when it does not decode), as base64 bytes when
+/// it is not a protobuf message at all.
+fn write_json(out: &mut Vec<u8>, output: Option<&MessageDescriptor>, message: &Bytes) {
     const OPTIONS: SerializeOptions = SerializeOptions::new()
         .use_proto_field_name(true)
         .stringify_64_bit_integers(false);
-    let named = output.and_then(|output| {
-        let message = DynamicMessage::decode(output.clone(), message.clone()).ok()?;
-        message
-            .serialize_with_options(serde_json::value::Serializer, &OPTIONS)
-            .ok()
+    let start = out.len();
+    if let Some(decoded) =
+        output.and_then(|o| DynamicMessage::decode(o.clone(), message.clone()).ok())
+    {
+        // Written straight into the body, without a `Value` in between.
+        let written =
+            decoded.serialize_with_options(&mut serde_json::Serializer::new(&mut *out), &OPTIONS);
+        if written.is_ok() {
+            return;
+        }
+        out.truncate(start);
+    }
+    let value = wire::message(message).unwrap_or_else(|| {
+        use base64::Engine;
+        Value::from(base64::engine::general_purpose::STANDARD.encode(message))
     });
-    named
-        .or_else(|| wire::message(&message))
-        .unwrap_or_else(|| {
-            use base64::Engine;
-            Value::from(base64::engine::general_purpose::STANDARD.encode(&message))
-        })
+    serde_json::to_writer(out, &value).expect("a JSON value writes to a Vec");
 }
 
 /// `grpc-message` is percent-encoded on the wire; differences show it

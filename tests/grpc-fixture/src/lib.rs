@@ -64,3 +64,6 @@ impl users_server::Users for Directory {
         Ok(Response::new(stream::iter(users).boxed()))
     }
 }
+
+/// The `prost` the messages implement `Message` from, to encode them.
+pub use prost;
