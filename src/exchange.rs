@@ -19,7 +19,7 @@
 //! ```
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -48,6 +48,12 @@ pub struct Exchange {
     pub error: Option<ExchangeError>,
     /// Whether `body` is only a prefix of the real body.
     pub truncated: bool,
+    /// The URI of the request this answers, when known. The shadow layer
+    /// sets it on both sides before comparing; a comparator that depends
+    /// on the call reads it, as
+    /// `compare::GrpcComparator` reads the gRPC
+    /// method from its path (feature `grpc`).
+    pub uri: Option<Uri>,
 }
 
 impl Exchange {
@@ -80,6 +86,22 @@ impl Exchange {
     #[must_use]
     pub fn with_trailers(mut self, trailers: HeaderMap) -> Self {
         self.trailers = Some(trailers);
+        self
+    }
+
+    /// Sets the URI of the request this answers.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode, Uri};
+    /// use tower_shadow::exchange::Exchange;
+    ///
+    /// let exchange = Exchange::new(StatusCode::OK, HeaderMap::new(), "")
+    ///     .with_uri(Uri::from_static("/users.Users/GetUser"));
+    /// assert_eq!(exchange.uri.unwrap().path(), "/users.Users/GetUser");
+    /// ```
+    #[must_use]
+    pub fn with_uri(mut self, uri: Uri) -> Self {
+        self.uri = Some(uri);
         self
     }
 

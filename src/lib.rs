@@ -50,7 +50,11 @@
 //!
 //! # Feature flags
 //!
-//! - `admin`: the `admin` module, the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router.
+//! - `admin`: the `admin` module, the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router (implies `axum`).
+//! - `axum`: endpoint keys from axum's `MatchedPath` (`GET /users/{id}`), see
+//!   [`RouteTemplate`](health::RouteTemplate).
+//! - `grpc`: `compare::GrpcComparator`, gRPC answers compared message by
+//!   message, field by field by name from protobuf descriptors.
 
 #![forbid(unsafe_code)]
 #![warn(

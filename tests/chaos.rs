@@ -128,7 +128,11 @@ async fn on_the_shadow_path_users_see_nothing_and_the_policy_rolls_back() {
     let faults = FaultLayer::new()
         .seed(8)
         .error(StatusCode::INTERNAL_SERVER_ERROR, 0.05);
-    let layer = ShadowLayer::new(faults.layer(app()));
+    // Room for every shadow, however far behind the shadows fall on a
+    // loaded machine: none is skipped as overloaded.
+    let layer = ShadowLayer::builder(faults.layer(app()))
+        .max_in_flight(1000)
+        .build();
     let health = layer.health();
     let service = app().layer(layer);
     for _ in 0..1000 {

@@ -18,6 +18,8 @@
 //!   [`shape`](JsonComparator::shape) ([`Shape`]) and [`HeaderRules`];
 //!   loadable from JSON ([`JsonComparatorConfig`]).
 //! - [`Exact`]: status and body bytes.
+//! - `GrpcComparator` (feature `grpc`): `grpc-status`, `grpc-message` and
+//!   each protobuf message, field by field by name.
 //! - A closure `Fn(&Exchange, &Exchange) -> Comparison`.
 //! - [`And`] and [`Or`] ([`ComparatorExt::and`], [`ComparatorExt::or`])
 //!   combine comparators.
@@ -78,6 +80,8 @@
 mod and;
 mod config;
 mod exact;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod headers;
 pub(crate) mod json;
 mod or;
@@ -88,6 +92,8 @@ mod tolerance;
 pub use self::and::And;
 pub use self::config::ComparatorConfig;
 pub use self::exact::Exact;
+#[cfg(feature = "grpc")]
+pub use self::grpc::GrpcComparator;
 pub use self::headers::HeaderRules;
 pub use self::json::{ConfigError, JsonComparator, JsonComparatorConfig};
 pub use self::or::Or;

@@ -3,24 +3,21 @@ use http::request::Parts;
 /// Names the endpoint a request belongs to, so pairs are grouped by it.
 ///
 /// The default, [`RouteTemplate`], is the method and the path with
-/// id-looking segments replaced by `{id}` (`GET /items/{id}`). Replace it
-/// with anything that maps a request head to a key: a closure
-/// `Fn(&Parts) -> String` is an `EndpointKey`, so with axum the route
-/// template is one line:
+/// id-looking segments replaced by `{id}` (`GET /items/{id}`), or axum's
+/// matched route with the `axum` feature. Replace it with anything that
+/// maps a request head to a key: a closure `Fn(&Parts) -> String` is an
+/// `EndpointKey`, for example to group by gRPC service rather than method:
 ///
 /// ```
-/// # #[derive(Clone)] struct MatchedPath(String);
-/// # impl MatchedPath { fn as_str(&self) -> &str { &self.0 } }
 /// use http::request::Parts;
 /// use tower_shadow::health::EndpointKey;
 ///
-/// // With axum: `use axum::extract::MatchedPath;`, layer added with `Router::layer`.
-/// let by_route = |head: &Parts| match head.extensions.get::<MatchedPath>() {
-///     Some(route) => format!("{} {}", head.method, route.as_str()),
-///     None => format!("{} (unmatched)", head.method),
+/// let by_service = |head: &Parts| match head.uri.path().rsplit_once('/') {
+///     Some((service, _method)) if !service.is_empty() => service.to_owned(),
+///     _ => "(other)".to_owned(),
 /// };
-/// let (head, ()) = http::Request::get("/items/7").body(()).unwrap().into_parts();
-/// assert_eq!(by_route.endpoint(&head), "GET (unmatched)");
+/// let (head, ()) = http::Request::post("/users.Users/GetUser").body(()).unwrap().into_parts();
+/// assert_eq!(by_service.endpoint(&head), "/users.Users");
 /// ```
 pub trait EndpointKey: Send + Sync + 'static {
     /// The endpoint of the request with this head.
@@ -39,6 +36,13 @@ where
 /// The default [`EndpointKey`]: method and path, with segments that look
 /// like ids (all digits, UUIDs, long hexadecimal strings) written `{id}`.
 ///
+/// With the `axum` feature, a request that axum has routed carries its
+/// route in an `axum::extract::MatchedPath` extension, and
+/// that route is the key instead (`GET /users/{id}`, named as the router
+/// declares it): this is the case for a [`ShadowLayer`](crate::shadow::ShadowLayer)
+/// added with `Router::layer`, `Router::route_layer` or a method router's
+/// `layer`. The extension is looked up only for sampled requests.
+///
 /// ```
 /// use tower_shadow::health::{EndpointKey, RouteTemplate};
 ///
@@ -51,6 +55,10 @@ pub struct RouteTemplate;
 
 impl EndpointKey for RouteTemplate {
     fn endpoint(&self, head: &Parts) -> String {
+        #[cfg(feature = "axum")]
+        if let Some(route) = head.extensions.get::<axum::extract::MatchedPath>() {
+            return format!("{} {}", head.method, route.as_str());
+        }
         let path = head.uri.path();
         let mut key = String::with_capacity(head.method.as_str().len() + 1 + path.len());
         key.push_str(head.method.as_str());
@@ -83,6 +91,26 @@ mod tests {
     fn key(path: &str) -> String {
         let (head, ()) = http::Request::get(path).body(()).unwrap().into_parts();
         RouteTemplate.endpoint(&head)
+    }
+
+    #[cfg(feature = "axum")]
+    #[tokio::test]
+    async fn takes_axum_matched_path_when_present() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+
+        let app: axum::Router = axum::Router::new().route(
+            "/users/{id}",
+            get(|request: axum::extract::Request| async move {
+                RouteTemplate.endpoint(&request.into_parts().0)
+            }),
+        );
+        let request = http::Request::get("/users/ada").body(axum::body::Body::empty());
+        let response = app.oneshot(request.unwrap()).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024).await;
+        // `ada` does not look like an id: only the route names it `{id}`.
+        assert_eq!(body.unwrap(), "GET /users/{id}");
+        assert_eq!(key("/users/ada"), "GET /users/ada");
     }
 
     #[test]

@@ -250,10 +250,13 @@ pub enum SkipReason {
     /// The comparator panicked on this pair (a bug in the comparator, not
     /// the candidate's fault); the panic was contained.
     Comparator,
+    /// The call streams, and the layer was told not to shadow it
+    /// ([`skip_streaming`](crate::shadow::Builder::skip_streaming)).
+    Streaming,
 }
 
 impl SkipReason {
-    pub(crate) const COUNT: usize = 6;
+    pub(crate) const COUNT: usize = 7;
     /// The reason's name, as used in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -263,6 +266,7 @@ impl SkipReason {
             Self::Incomplete => "incomplete",
             Self::NoRuntime => "no_runtime",
             Self::Comparator => "comparator",
+            Self::Streaming => "streaming",
         }
     }
 

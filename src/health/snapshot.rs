@@ -4,6 +4,7 @@ use crate::compare::{DiffKind, Difference};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// How many differing paths a snapshot lists, overall and per endpoint.
 pub const TOP_DIFFERENCES: usize = 10;
@@ -183,6 +184,32 @@ pub struct PathReport {
     pub sample: Option<Difference>,
 }
 
+/// One line: the endpoint, the path, the count and the sample.
+///
+/// ```
+/// use tower_shadow::compare::{DiffKind, Difference};
+/// use tower_shadow::health::PathReport;
+///
+/// let report = PathReport {
+///     endpoint: "GET /users/{id}".into(),
+///     path: "/name".into(),
+///     kind: DiffKind::Value,
+///     count: 3,
+///     noise: 0,
+///     sample: Some(Difference::new("/name", DiffKind::Value, Some("\"Ada\""), Some("\"ada\""))),
+/// };
+/// assert_eq!(report.to_string(), r#"GET /users/{id} /name ×3, e.g. value /name: "Ada" -> "ada""#);
+/// ```
+impl fmt::Display for PathReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ×{}", self.endpoint, self.path, self.count)?;
+        match &self.sample {
+            Some(sample) => write!(f, ", e.g. {sample}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A custom KPI on both sides, over the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KpiSnapshot {
@@ -343,8 +370,10 @@ impl ScoreParts {
     }
 }
 
-/// Skipped requests by [`SkipReason`](super::SkipReason).
+/// Skipped requests by [`SkipReason`](super::SkipReason). A reason missing
+/// from a serialized form (written before it existed) reads as zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct SkippedReasons {
     /// The method is not shadowed.
@@ -359,11 +388,14 @@ pub struct SkippedReasons {
     pub no_runtime: u64,
     /// The comparator panicked.
     pub comparator: u64,
+    /// A streaming call the layer was told not to shadow.
+    pub streaming: u64,
 }
 
 impl SkippedReasons {
     pub(crate) fn of(skipped: &[u64; super::SkipReason::COUNT]) -> Self {
-        let [method, oversize, overloaded, incomplete, no_runtime, comparator] = *skipped;
+        let [method, oversize, overloaded, incomplete, no_runtime, comparator, streaming] =
+            *skipped;
         Self {
             method,
             oversize,
@@ -371,6 +403,7 @@ impl SkippedReasons {
             incomplete,
             no_runtime,
             comparator,
+            streaming,
         }
     }
 }

@@ -107,8 +107,9 @@ where
         let mut request = Request::new(RequestBody::full(record.request.body.to_bytes()));
         *request.method_mut() =
             Method::from_bytes(record.request.method.as_bytes()).unwrap_or(Method::GET);
-        if let Ok(uri) = record.request.uri.parse() {
-            *request.uri_mut() = uri;
+        let uri: Option<http::Uri> = record.request.uri.parse().ok();
+        if let Some(uri) = &uri {
+            *request.uri_mut() = uri.clone();
         }
         *request.headers_mut() = pairs_to_headers(&record.request.headers);
         let started = Instant::now();
@@ -126,7 +127,11 @@ where
         };
         let mut candidate_exchange = candidate_exchange;
         masker.mask_exchange(&mut candidate_exchange);
-        let comparison = comparator.compare(&record.baseline.to_exchange(), &candidate_exchange);
+        // As the layer does, for comparators that depend on the call.
+        candidate_exchange.uri.clone_from(&uri);
+        let mut baseline = record.baseline.to_exchange();
+        baseline.uri = uri;
+        let comparison = comparator.compare(&baseline, &candidate_exchange);
         out.push(Replayed {
             record,
             candidate: candidate_exchange,

@@ -253,6 +253,7 @@ impl ResponseTee {
             trailers: self.trailers,
             latency: self.latency,
             error,
+            uri: None,
         };
         let _ = self.to_shadow.send(exchange);
     }
@@ -317,7 +318,9 @@ where
                             this.tee.take().expect("tee is present").finish(None);
                         }
                     } else if let Some(trailers) = frame.trailers_ref() {
+                        // Trailers end a body: servers stop polling after them.
                         tee.trailers = Some(trailers.clone());
+                        this.tee.take().expect("tee is present").finish(None);
                     }
                 }
                 Some(Err(e)) => {
@@ -342,6 +345,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    #[tokio::test]
+    async fn the_response_tee_finishes_on_trailers() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = vec![
+            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"answer"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ];
+        let (tx, mut rx) = oneshot::channel();
+        let tee = ResponseTee::new(StatusCode::OK, HeaderMap::new(), Duration::ZERO, 64, tx);
+        let body = StreamBody::new(futures::stream::iter(frames));
+        let mut body = ResponseBody::new(body, Some(Box::new(tee)));
+        assert!(body.frame().await.unwrap().unwrap().is_data());
+        assert!(rx.try_recv().is_err(), "not done before its trailers");
+        assert!(body.frame().await.unwrap().unwrap().is_trailers());
+        // A server stops here, dropping the body without polling for its end.
+        drop(body);
+        let exchange = rx.try_recv().expect("the pair is complete");
+        assert_eq!(exchange.body, "answer");
+        assert_eq!(exchange.trailers, Some(trailers));
+    }
 
     #[test]
     fn capture_keeps_a_single_chunk_without_copying() {

@@ -102,7 +102,8 @@ impl<T> Fork<T> {
                 body: RecordedBody::new(&config.masker.mask_body(&body)),
             }
         });
-        let (candidate, secondary) = match secondary {
+        let uri = request.uri.clone();
+        let (mut candidate, mut secondary) = match secondary {
             None => {
                 let request = Request::from_parts(request, RequestBody::full(body));
                 (call(shadow, request, limit, wait).await, None)
@@ -119,10 +120,17 @@ impl<T> Fork<T> {
             }
         };
 
-        let Ok(Ok(primary)) = timeout(wait, primary).await else {
+        let Ok(Ok(mut primary)) = timeout(wait, primary).await else {
             tracing::debug!("the primary's side did not complete; pair skipped");
             return health.record_skip(SkipReason::Incomplete);
         };
+        // Set here, off the primary's path, for comparators that depend on the call.
+        for exchange in [Some(&mut primary), Some(&mut candidate), secondary.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            exchange.uri = Some(uri.clone());
+        }
         // Pairs are always (stable, candidate), whichever served the user.
         let (baseline, candidate) = match roles {
             Roles::PrimaryIsStable => (primary, candidate),

@@ -6,6 +6,7 @@ use crate::record::Recorder;
 use crate::router::{WeightedRouter, Weights};
 use crate::sample::{Always, Sampler};
 use http::{HeaderName, HeaderValue, Method};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -122,6 +123,7 @@ impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
 /// |---|---|
 /// | [`sampler`](Self::sampler) | every request ([`Always`]) |
 /// | [`methods`](Self::methods) | GET, HEAD, OPTIONS |
+/// | [`skip_streaming`](Self::skip_streaming) | none: streaming calls are shadowed |
 /// | [`comparator`](Self::comparator) | status, `content-type`, `grpc-status`, body JSON-aware ([`Standard`]) |
 /// | [`max_body_bytes`](Self::max_body_bytes) | 1 MiB |
 /// | [`max_in_flight`](Self::max_in_flight) | 256 |
@@ -157,6 +159,7 @@ impl<T> Builder<T> {
                 endpoint: Box::new(RouteTemplate),
                 comparator: Box::new(Standard::new()),
                 methods: vec![Method::GET, Method::HEAD, Method::OPTIONS],
+                streaming: HashSet::new(),
                 max_body_bytes: 1024 * 1024,
                 max_in_flight: 256,
                 in_flight: AtomicUsize::new(0),
@@ -195,6 +198,43 @@ impl<T> Builder<T> {
     /// the shadow writes somewhere harmless. Opt in only when it does.
     pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
         self.config.methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Request paths of streaming calls not to shadow, such as the gRPC
+    /// methods `/users.Users/Chat`; each is counted as
+    /// [`SkipReason::Streaming`](crate::health::SkipReason::Streaming).
+    ///
+    /// By default streaming calls are shadowed like any other: the copy of
+    /// the request stream goes to the shadow once the client has sent all
+    /// of it (within [`max_body_bytes`](Self::max_body_bytes) and
+    /// [`shadow_timeout`](Self::shadow_timeout)), and the response streams
+    /// are compared message by message. Skip the calls whose answers
+    /// depend on when each message arrives (a chat, a subscription), or
+    /// that stay open longer than the timeout. With the `grpc` feature,
+    /// `compare::GrpcComparator::streaming_methods`
+    /// lists every streaming method of a descriptor set.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower::service_fn;
+    /// use tower_shadow::shadow::ShadowLayer;
+    ///
+    /// # let candidate = service_fn(|_: http::Request<tower_shadow::shadow::RequestBody<String>>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// # });
+    /// let layer = ShadowLayer::builder(candidate)
+    ///     .methods([Method::POST]) // gRPC calls are POSTs
+    ///     .skip_streaming(["/chat.Chat/Talk"])
+    ///     .build();
+    /// # let _ = layer;
+    /// ```
+    pub fn skip_streaming<I>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.config.streaming = paths.into_iter().map(Into::into).collect();
         self
     }
 
@@ -300,6 +340,7 @@ pub(crate) struct Config {
     pub(crate) endpoint: Box<dyn EndpointKey>,
     pub(crate) comparator: Box<dyn Comparator>,
     pub(crate) methods: Vec<Method>,
+    pub(crate) streaming: HashSet<String>,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_in_flight: usize,
     in_flight: AtomicUsize,
@@ -327,6 +368,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("methods", &self.methods)
+            .field("streaming", &self.streaming)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_in_flight", &self.max_in_flight)
             .field("shadow_timeout", &self.shadow_timeout)

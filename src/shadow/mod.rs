@@ -77,6 +77,58 @@
 //! # let _ = app;
 //! ```
 //!
+//! # With tonic and hyper
+//!
+//! A tonic server takes the layer like any tower layer, and a generated
+//! service (or tonic's `Routes`) is the shadow. Every gRPC call is a POST,
+//! so opt it in; with the `grpc` feature,
+//! `compare::GrpcComparator` compares the
+//! messages field by field, and streaming calls can be
+//! [skipped](Builder::skip_streaming).
+//!
+//! ```
+//! # use grpc_fixture::{users_server::UsersServer, Directory};
+//! # let (stable, candidate) = (Directory { version: 1 }, Directory { version: 2 });
+//! use http::Method;
+//! use tower_shadow::shadow::ShadowLayer;
+//!
+//! let layer = ShadowLayer::builder(UsersServer::new(candidate))
+//!     .methods([Method::POST])
+//!     .build();
+//! let health = layer.health();
+//! let server = tonic::transport::Server::builder()
+//!     .layer(layer)
+//!     .add_service(UsersServer::new(stable));
+//! // server.serve(addr).await
+//! # let _ = (server, health);
+//! ```
+//!
+//! Around a plain hyper 1.x service, the layer goes on a tower service,
+//! which hyper-util's `TowerToHyperService` hands to hyper (HTTP/1.1 and
+//! HTTP/2 alike; trailers pass through to the client).
+//!
+//! ```
+//! use http::{Request, Response};
+//! use hyper::body::Incoming;
+//! use hyper_util::service::TowerToHyperService;
+//! use tower::ServiceBuilder;
+//! use tower_shadow::shadow::{RequestBody, ShadowLayer};
+//!
+//! async fn v1(_: Request<RequestBody<Incoming>>) -> Result<Response<String>, hyper::Error> {
+//!     Ok(Response::new("v1".to_owned()))
+//! }
+//! async fn v2(_: Request<RequestBody<Incoming>>) -> Result<Response<String>, hyper::Error> {
+//!     Ok(Response::new("v2".to_owned()))
+//! }
+//! let service = ServiceBuilder::new()
+//!     .layer(ShadowLayer::new(tower::service_fn(v2)))
+//!     .service_fn(v1);
+//! let hyper_service = TowerToHyperService::new(service);
+//! // per connection: hyper_util::server::conn::auto::Builder::new(executor)
+//! //     .serve_connection(io, hyper_service.clone())
+//! # let _ = hyper_service;
+//! ```
+//!
 //! # When a pair is complete
 //!
 //! A pair is compared once the shadow has answered and the primary's

@@ -240,6 +240,9 @@ fn admit(
     if !config.methods.contains(&head.method) {
         return Err(SkipReason::Method);
     }
+    if !config.streaming.is_empty() && config.streaming.contains(head.uri.path()) {
+        return Err(SkipReason::Streaming);
+    }
     let declared = head
         .headers
         .get(CONTENT_LENGTH)
