@@ -15,6 +15,7 @@
 //! - [`router`]: live traffic split between stable and canary by [`Weights`].
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
+//! - [`fleet`]: one rollout decision for many replicas, through a shared store (Redis) or Prometheus.
 //!
 //! # Example
 //!
@@ -48,6 +49,8 @@
 //! # Feature flags
 //!
 //! - `admin`: the `admin` module, the control plane: a JSON admin API, a promotion gate and a dashboard, as an axum router.
+//! - `redis`: `fleet::RedisStore`, a fleet's shared state on Redis.
+//! - `prometheus`: `fleet::PrometheusSource` and `fleet::PrometheusPolicy`, judging a fleet from the Prometheus HTTP API.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -61,6 +64,7 @@
 pub mod admin;
 pub mod compare;
 pub mod exchange;
+pub mod fleet;
 pub mod health;
 pub mod mask;
 pub mod policy;
