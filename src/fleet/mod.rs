@@ -69,10 +69,14 @@
 
 mod lease;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod replica;
 mod store;
 
 pub use self::lease::Lease;
 pub use self::memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use self::replica::{Builder, FleetStore, Replica, ReplicaStatus};
 pub use self::store::{FleetState, HealthStore, StoreError, StoreFuture, WeightStore};
