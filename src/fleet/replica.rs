@@ -367,6 +367,10 @@ impl<S: FleetStore> Worker<S> {
             tracing::warn!(replica = %self.id, revision = state.revision,
                 "a newer fleet state supersedes a local change not yet written");
         }
+        self.follow(state);
+    }
+
+    fn follow(&mut self, state: FleetState) {
         self.known = Some(state);
         self.rollout
             .follow(state.stage, state.canary_weight, state.revision);
@@ -409,7 +413,7 @@ impl<S: FleetStore> Worker<S> {
                 self.pending = None;
                 let loaded = self.call(self.store.load()).await;
                 if let Some(Some(state)) = self.check(loaded) {
-                    self.adopt(state);
+                    self.follow(state);
                 }
                 true
             }
@@ -458,5 +462,95 @@ impl<S: FleetStore> Worker<S> {
             return self.flush().await;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::MemoryStore;
+    use crate::health::{Health, HealthSnapshot};
+    use crate::policy::Decision;
+    use crate::router::Weights;
+
+    fn member(store: &MemoryStore, id: &str, weight: f64) -> (Replica, Rollout, Weights) {
+        let weights = Weights::new(0.0);
+        let rollout = Rollout::builder(Health::new(), weights.clone())
+            .policy(move |_: &HealthSnapshot, w: f64| {
+                if w < weight {
+                    Decision::Shift {
+                        canary_weight: weight,
+                        reason: "up".into(),
+                    }
+                } else {
+                    Decision::Hold
+                }
+            })
+            .interval(Duration::from_secs(1))
+            .build();
+        let replica = Replica::builder(rollout.clone(), store.clone())
+            .id(id)
+            .poll(Duration::from_secs(1))
+            .lease(Duration::from_secs(5))
+            .spawn();
+        (replica, rollout, weights)
+    }
+
+    async fn until(replica: &Replica, ready: impl FnMut(&ReplicaStatus) -> bool) {
+        replica.watch().wait_for(ready).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_keeps_the_weights_and_an_operator_act_waits_for_the_store() {
+        let store = MemoryStore::new();
+        let (a, _, _) = member(&store, "a", 0.4);
+        until(&a, |s| s.controller && s.revision == 1).await;
+        let (b, b_rollout, b_weights) = member(&store, "b", 0.4);
+        until(&b, |s| s.revision == 1).await;
+        assert_eq!(b_weights.canary(), 0.4);
+
+        store.set_down(true);
+        until(&b, |s| !s.store_reachable).await;
+        b_rollout.abort().unwrap(); // locally at once; the fleet once the store is back
+        let polls = b.status().polls;
+        until(&b, |s| s.polls > polls + 3).await;
+        assert_eq!(b.status().revision, 1);
+        assert_eq!(b_weights.canary(), 0.0);
+
+        store.set_down(false);
+        until(&a, |s| s.revision == 2).await;
+        let state = store.load().await.unwrap().unwrap();
+        assert_eq!((state.stage, state.canary_weight), (Stage::RolledBack, 0.0));
+        a.stop().await;
+        // The lease was given up: b takes control at its next poll.
+        until(&b, |s| s.controller).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_decision_without_the_lease_is_refused_and_the_fleet_followed() {
+        let store = MemoryStore::new();
+        let (a, _, a_weights) = member(&store, "a", 0.2);
+        until(&a, |s| s.controller && s.revision == 1).await;
+        // Another process's replica holds the lease from now on.
+        store.set_down(true);
+        let polls = a.status().polls;
+        until(&a, |s| s.polls > polls + 6 && !s.controller).await;
+        store.set_down(false);
+        assert!(store
+            .acquire("elsewhere", Duration::from_secs(3600))
+            .await
+            .unwrap());
+        let (b, b_rollout, b_weights) = member(&store, "b", 0.6);
+        until(&b, |s| s.revision == 1 && !s.controller).await;
+        assert_eq!(b_weights.canary(), 0.2);
+        // A policy decision on a replica without the lease is refused, and
+        // the replica goes back to the fleet's state.
+        assert!(matches!(b_rollout.step(), Decision::Shift { .. }));
+        assert_eq!(b_weights.canary(), 0.6);
+        let polls = b.status().polls;
+        until(&b, |s| s.polls > polls + 1).await;
+        assert_eq!(b_weights.canary(), 0.2);
+        assert_eq!(store.load().await.unwrap().unwrap().revision, 1);
+        assert_eq!(a_weights.canary(), 0.2);
     }
 }
