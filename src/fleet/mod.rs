@@ -69,6 +69,8 @@
 
 mod lease;
 mod memory;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 #[cfg(feature = "redis")]
 mod redis;
 mod replica;
@@ -76,6 +78,8 @@ mod store;
 
 pub use self::lease::Lease;
 pub use self::memory::MemoryStore;
+#[cfg(feature = "prometheus")]
+pub use self::prometheus::{PrometheusError, PrometheusPolicy, PrometheusSource};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use self::replica::{Builder, FleetStore, Replica, ReplicaStatus};

@@ -54,6 +54,8 @@ pub use self::snapshot::{
     LATENCY_SLACK_MS, TOP_DIFFERENCES,
 };
 
+pub(crate) use self::snapshot::sort_reports;
+pub(crate) use self::window::Counts;
 use self::window::{Limits, Window};
 use crate::compare::Comparison;
 use crate::exchange::{ErrorKind, Exchange};

@@ -369,7 +369,11 @@ impl Default for ScoreParts {
 }
 
 impl ScoreParts {
-    fn of(counts: &Counts, baseline: &LatencySummary, candidate: &LatencySummary) -> Self {
+    pub(crate) fn of(
+        counts: &Counts,
+        baseline: &LatencySummary,
+        candidate: &LatencySummary,
+    ) -> Self {
         if counts.pairs == 0 {
             return Self::default();
         }
