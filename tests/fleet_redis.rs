@@ -195,13 +195,17 @@ fn failing(ms: u64) -> Exchange {
 /// Pair number `i` of a deterministic stream: two endpoints, some
 /// differences, some candidate errors, spread latencies.
 fn record(health: &Health, i: u64) {
-    let endpoint = if i % 3 == 0 { "GET /a" } else { "GET /b" };
-    let candidate = if i % 7 == 0 {
+    let endpoint = if i.is_multiple_of(3) {
+        "GET /a"
+    } else {
+        "GET /b"
+    };
+    let candidate = if i.is_multiple_of(7) {
         failing(3 * i)
     } else {
         ok(2 * i)
     };
-    let comparison = if i % 5 == 0 {
+    let comparison = if i.is_multiple_of(5) {
         let d = Difference::new("/price", DiffKind::Value, Some("1"), Some("2"));
         Comparison::different(0.0, vec![d])
     } else {

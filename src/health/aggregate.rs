@@ -275,13 +275,17 @@ mod tests {
 
     /// Records pair number `i` of a deterministic stream into `health`.
     fn record(health: &Health, i: u64) {
-        let endpoint = if i % 3 == 0 { "GET /a" } else { "GET /b" };
-        let candidate = if i % 7 == 0 {
+        let endpoint = if i.is_multiple_of(3) {
+            "GET /a"
+        } else {
+            "GET /b"
+        };
+        let candidate = if i.is_multiple_of(7) {
             failing(3 * i)
         } else {
             ok(2 * i)
         };
-        let comparison = if i % 5 == 0 {
+        let comparison = if i.is_multiple_of(5) {
             differing("/price")
         } else {
             Comparison::equivalent()

@@ -54,9 +54,9 @@ pub use self::snapshot::{
     LATENCY_SLACK_MS, TOP_DIFFERENCES,
 };
 
-pub(crate) use self::snapshot::sort_reports;
-pub(crate) use self::window::Counts;
 use self::window::{Limits, Window};
+#[cfg(feature = "prometheus")]
+pub(crate) use self::{snapshot::sort_reports, window::Counts};
 use crate::compare::Comparison;
 use crate::exchange::{ErrorKind, Exchange};
 use parking_lot::Mutex;
