@@ -75,6 +75,13 @@ impl fmt::Debug for PrometheusSource {
 }
 
 /// Why Prometheus gave no figures.
+///
+/// ```
+/// use tower_shadow::fleet::PrometheusSource;
+///
+/// let error = PrometheusSource::new("ftp://prometheus").unwrap_err();
+/// assert_eq!(error.to_string(), "prometheus: `ftp://prometheus` is not an http:// URL with a host");
+/// ```
 #[derive(Debug)]
 pub struct PrometheusError {
     message: String,

@@ -109,11 +109,7 @@ impl RedisStore {
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL.
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime.
+    /// When `url` is not a Redis URL, or when called outside a Tokio runtime.
     pub fn open(url: &str, name: &str) -> Result<Self, StoreError> {
         Self::open_with_timeout(url, name, Duration::from_secs(1))
     }
@@ -128,6 +124,11 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(timeout);
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::unavailable(
+                "no Tokio runtime: open the store inside one",
+            ));
+        }
         let con = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
         let prefix = format!("tower-shadow:{{{name}}}");
         Ok(Self {
@@ -352,5 +353,34 @@ mod tests {
         );
         let err = parse_state(Some(1), Some("live".into()), Some("NaN".into())).unwrap_err();
         assert!(err.to_string().contains("not in 0..=1"), "{err}");
+    }
+
+    #[test]
+    fn urls_and_the_runtime_are_checked() {
+        let err = RedisStore::open("http://example", "r").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unreadable data in the fleet store: not a Redis URL: http://example"
+        );
+        let err = RedisStore::open("redis://127.0.0.1:1/0", "r").unwrap_err();
+        assert!(err.to_string().contains("no Tokio runtime"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable() {
+        // Nothing listens on the port of a dropped listener.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let store = RedisStore::open_with_timeout(&url, "r", Duration::from_millis(200)).unwrap();
+        assert!(store.load().await.unwrap_err().is_unavailable());
+        assert!(store
+            .acquire("a", Duration::from_secs(1))
+            .await
+            .unwrap_err()
+            .is_unavailable());
     }
 }

@@ -50,6 +50,13 @@ pub struct Replica {
 }
 
 /// What a [`Replica`] last knew, updated after each poll.
+///
+/// ```
+/// use tower_shadow::fleet::ReplicaStatus;
+///
+/// let fresh = ReplicaStatus::default(); // before the first poll
+/// assert!(!fresh.controller && fresh.revision == 0 && fresh.polls == 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReplicaStatus {

@@ -99,7 +99,17 @@ pub trait HealthStore: Send + Sync + 'static {
     fn collect(&self) -> StoreFuture<'_, Vec<(String, HealthAggregate)>>;
 }
 
-/// Why a store operation failed.
+/// Why a store operation failed: unreachable (the replica keeps its last
+/// state and tries again at its next poll), a conflict, a fenced write
+/// without the lease, or unreadable data.
+///
+/// ```
+/// use tower_shadow::fleet::StoreError;
+///
+/// let error = StoreError::unavailable("connection refused");
+/// assert!(error.is_unavailable());
+/// assert_eq!(error.to_string(), "fleet store unavailable: connection refused");
+/// ```
 #[derive(Debug)]
 pub struct StoreError {
     kind: ErrorKind,

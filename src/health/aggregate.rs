@@ -240,6 +240,15 @@ impl TryFrom<Wire> for HealthAggregate {
 }
 
 /// Why a serialized [`HealthAggregate`] was refused.
+///
+/// ```
+/// use tower_shadow::health::HealthAggregate;
+///
+/// let mut doc = serde_json::to_value(HealthAggregate::default()).unwrap();
+/// doc["v"] = 2.into(); // written by another version of the crate
+/// let error = serde_json::from_value::<HealthAggregate>(doc).unwrap_err();
+/// assert!(error.to_string().starts_with("invalid health aggregate: version 2"), "{error}");
+/// ```
 #[derive(Debug)]
 pub struct AggregateError(String);
 
