@@ -77,6 +77,7 @@ pub struct Builder<S> {
     id: String,
     poll: Duration,
     lease: Duration,
+    publish: Option<Duration>,
     health_ttl: Option<Duration>,
     timeout: Option<Duration>,
 }
@@ -99,7 +100,8 @@ impl Replica {
     /// | [`id`](Builder::id) | `replica-` and 8 random hexadecimal digits |
     /// | [`poll`](Builder::poll) | 1 s: how soon a replica sees the fleet's changes |
     /// | [`lease`](Builder::lease) | 10 s: how soon another replica takes over from a dead controller |
-    /// | [`health_ttl`](Builder::health_ttl) | 3 polls |
+    /// | [`publish`](Builder::publish) | the rollout's interval: how often the replica publishes its health |
+    /// | [`health_ttl`](Builder::health_ttl) | 3 publications |
     /// | [`timeout`](Builder::timeout) | one poll, at most 2 s |
     ///
     /// The controller consults the rollout's policy every rollout
@@ -112,6 +114,7 @@ impl Replica {
             id: format!("replica-{:08x}", rand::random::<u32>()),
             poll: Duration::from_secs(1),
             lease: Duration::from_secs(10),
+            publish: None,
             health_ttl: None,
             timeout: None,
         }
@@ -182,8 +185,16 @@ impl<S: FleetStore> Builder<S> {
         self
     }
 
+    /// How often the replica publishes its health (default: the rollout's
+    /// interval, at which the controller decides; at least one poll). A
+    /// busy window is a few hundred kilobytes of JSON.
+    pub fn publish(mut self, every: Duration) -> Self {
+        self.publish = Some(every);
+        self
+    }
+
     /// How long a published health aggregate counts after its replica
-    /// stops publishing (default three polls).
+    /// stops publishing (default three publications).
     pub fn health_ttl(mut self, ttl: Duration) -> Self {
         self.health_ttl = Some(ttl);
         self
@@ -205,9 +216,12 @@ impl<S: FleetStore> Builder<S> {
         let (status_tx, status) = watch::channel(ReplicaStatus::default());
         let (stop, stopped) = oneshot::channel();
         let poll = self.poll;
+        let publish = self.publish.unwrap_or(self.rollout.interval()).max(poll);
         let worker = Worker {
             lease: self.lease.max(3 * poll),
-            health_ttl: self.health_ttl.unwrap_or(3 * poll).max(poll),
+            publish,
+            next_publish: Instant::now(),
+            health_ttl: self.health_ttl.unwrap_or(3 * publish).max(publish),
             timeout: self
                 .timeout
                 .unwrap_or_else(|| poll.min(Duration::from_secs(2)))
@@ -248,6 +262,8 @@ struct Worker<S> {
     rollout: Rollout,
     poll: Duration,
     lease: Duration,
+    publish: Duration,
+    next_publish: Instant,
     health_ttl: Duration,
     timeout: Duration,
     status: watch::Sender<ReplicaStatus>,
@@ -320,11 +336,14 @@ impl<S: FleetStore> Worker<S> {
         if applied.has_changed().unwrap_or(false) {
             self.take_change(applied);
         }
-        let aggregate = self.rollout.health().aggregate();
-        let published = self
-            .call(self.store.publish(&self.id, &aggregate, self.health_ttl))
-            .await;
-        reachable &= self.check(published).is_some();
+        if Instant::now() >= self.next_publish {
+            self.next_publish = Instant::now() + self.publish;
+            let aggregate = self.rollout.health().aggregate();
+            let published = self
+                .call(self.store.publish(&self.id, &aggregate, self.health_ttl))
+                .await;
+            reachable &= self.check(published).is_some();
+        }
         let loaded = self.call(self.store.load()).await;
         match self.check(loaded) {
             Some(Some(state)) => self.adopt(state),
