@@ -191,3 +191,48 @@ async fn errors_and_outages_are_inconclusive_and_say_why() {
     };
     assert!(reason.contains("cannot reach"), "{reason}");
 }
+
+#[tokio::test]
+async fn ticks_refresh_in_the_background_and_stale_answers_do_not_decide() {
+    let (addr, seen) = stub().await;
+    let mut policy =
+        PrometheusPolicy::new(source(addr, r#"job="checkout""#), ThresholdPolicy::new());
+    let local = HealthSnapshot::default();
+    // The first tick has nothing to go on, and asks Prometheus meanwhile.
+    assert!(matches!(
+        policy.decide(&local, 0.1),
+        Decision::Inconclusive { .. }
+    ));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let decision = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let decision = policy.decide(&local, 0.1);
+        if !matches!(decision, Decision::Inconclusive { .. }) {
+            break decision;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer in time: {decision:?}"
+        );
+    };
+    assert!(
+        matches!(decision, Decision::Rollback { .. }),
+        "{decision:?}"
+    );
+    assert!(
+        seen.lock().unwrap().len() >= 10,
+        "the ten queries were asked"
+    );
+
+    let mut policy =
+        PrometheusPolicy::new(source(addr, r#"job="checkout""#), ThresholdPolicy::new())
+            .max_age(std::time::Duration::ZERO);
+    policy.refresh().await.unwrap();
+    let Decision::Inconclusive { reason } = policy.decide(&local, 0.1) else {
+        panic!("a stale answer must not decide");
+    };
+    assert!(
+        reason.starts_with("the last answer from Prometheus is"),
+        "{reason}"
+    );
+}
