@@ -20,6 +20,8 @@
 //! `--rate R` (open loop: R requests a second in all, on a fixed schedule,
 //! instead of each connection sending as fast as answers come back).
 
+use axum::body::Body;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
@@ -33,6 +35,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower::make::Shared;
+use tower::ServiceExt;
 use tower_shadow::health::Health;
 use tower_shadow::rollout::{Rollout, RolloutHandle};
 use tower_shadow::router::Weights;
@@ -42,8 +46,8 @@ use tower_shadow::shadow::ShadowLayer;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The server variants, in the order each round measures them.
-const VARIANTS: [&str; 7] = [
-    "bare", "nested", "full-0", "full-1", "full-100", "slow-100", "fail-100",
+const VARIANTS: [&str; 6] = [
+    "bare", "full-0", "full-1", "full-100", "slow-100", "fail-100",
 ];
 const ENDPOINTS: [&str; 2] = ["/hello", "/json"];
 
@@ -89,63 +93,59 @@ fn app(delay: Option<Duration>, fail: bool, stuck: bool) -> Router {
         .route("/json", get(json))
 }
 
-/// Builds the variant's service; the full stack also returns the rollout's
-/// ticking handle, to be kept alive while serving.
-fn variant(name: &str) -> Result<(Router, Option<RolloutHandle>), Error> {
-    let (percent, candidate) = match name {
-        "bare" => return Ok((app(None, false, false), None)),
-        // The full stack's outer shape without tower-shadow: the app mounted
-        // as the fallback of a router with one route, as the full stack is.
-        "nested" => {
-            let router = Router::new()
-                .route("/__stats", get(|| async { "" }))
-                .fallback_service(app(None, false, false));
-            return Ok((router, None));
-        }
-        "full-0" => (0.0, app(None, false, false)),
-        "full-1" => (1.0, app(None, false, false)),
-        "full-100" => (100.0, app(None, false, false)),
-        "slow-100" => (100.0, app(Some(Duration::from_millis(500)), false, false)),
-        "fail-100" => (100.0, app(None, true, false)),
-        "stuck-100" => (100.0, app(None, false, true)),
-        other => return Err(format!("unknown variant {other}").into()),
-    };
-    let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
-    let layer = ShadowLayer::builder(candidate).sampler(Random::percent(percent));
-    let stack = rollout.service_with(app(None, false, false), layer);
-    let health = rollout.health().clone();
-    // Outside the stack, so that reading it is not shadowed.
-    let stats = get(move || async move {
-        let s = health.snapshot();
-        format!(
-            "sampled {} skipped {} (overloaded {}) pairs {} candidate errors {} timeouts {} in flight {}",
-            s.sampled,
-            s.skipped,
-            s.skipped_reasons.overloaded,
-            s.pairs,
-            s.candidate_errors,
-            s.candidate_timeouts,
-            s.in_flight
-        )
-    });
-    let router = Router::new()
-        .route("/__stats", stats)
-        .fallback_service(stack);
-    Ok((router, Some(rollout.spawn())))
-}
-
-/// `--serve VARIANT`: serves on 127.0.0.1:0, prints the address, serves
-/// until killed.
+/// `--serve VARIANT`: serves the variant on 127.0.0.1:0 and its health on
+/// a second port (so that reading it is neither routed nor shadowed),
+/// prints both addresses, serves until killed.
+///
+/// Each variant is served as a user would serve it: the bare `Router`, or
+/// the whole stack wrapping it, handed to `axum::serve` as one service.
 fn serve(name: &str) -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (router, ticking) = variant(name)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", listener.local_addr()?);
-        axum::serve(listener, router).await?;
-        drop(ticking);
+        let stats_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!(
+            "{} {}",
+            listener.local_addr()?,
+            stats_listener.local_addr()?
+        );
+        let (percent, candidate) = match name {
+            "bare" => {
+                axum::serve(listener, app(None, false, false)).await?;
+                return Ok(());
+            }
+            "full-0" => (0.0, app(None, false, false)),
+            "full-1" => (1.0, app(None, false, false)),
+            "full-100" => (100.0, app(None, false, false)),
+            "slow-100" => (100.0, app(Some(Duration::from_millis(500)), false, false)),
+            "fail-100" => (100.0, app(None, true, false)),
+            "stuck-100" => (100.0, app(None, false, true)),
+            other => return Err(format!("unknown variant {other}").into()),
+        };
+        let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
+        let layer = ShadowLayer::builder(candidate).sampler(Random::percent(percent));
+        let stack = rollout.service_with(app(None, false, false), layer);
+        let stack = ServiceExt::<Request<Body>>::map_response(stack, IntoResponse::into_response);
+        let health = rollout.health().clone();
+        let stats = get(move || async move {
+            let s = health.snapshot();
+            format!(
+                "sampled {} skipped {} (overloaded {}) pairs {} candidate errors {} timeouts {} in flight {}",
+                s.sampled,
+                s.skipped,
+                s.skipped_reasons.overloaded,
+                s.pairs,
+                s.candidate_errors,
+                s.candidate_timeouts,
+                s.in_flight
+            )
+        });
+        let stats = axum::serve(stats_listener, Router::new().route("/", stats));
+        tokio::spawn(std::future::IntoFuture::into_future(stats));
+        let _ticking: RolloutHandle = rollout.spawn();
+        axum::serve(listener, Shared::new(stack)).await?;
         Ok(())
     })
 }
@@ -154,6 +154,7 @@ fn serve(name: &str) -> Result<(), Error> {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    stats: SocketAddr,
 }
 
 impl Server {
@@ -165,8 +166,12 @@ impl Server {
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line.trim().parse()?;
-        Ok(Self { child, addr })
+        let (addr, stats) = line.trim().split_once(' ').ok_or("no stats address")?;
+        Ok(Self {
+            child,
+            addr: addr.parse()?,
+            stats: stats.parse()?,
+        })
     }
 
     /// Peak resident set size (VmHWM), in KiB.
@@ -419,24 +424,19 @@ async fn bench(o: Options) -> Result<(), Error> {
     }
 
     println!();
-    println!(
-        "| variant | endpoint | req/s | p50 | p99 | req/s vs bare | p99 vs bare | req/s vs nested | p99 vs nested | errors |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| variant | endpoint | req/s | p50 | p99 | req/s vs bare | p99 vs bare | errors |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (v, name) in VARIANTS.iter().enumerate() {
         for (e, path) in ENDPOINTS.iter().enumerate() {
             let run = &results[v][e];
             let bare = &results[0][e];
-            let nested = &results[1][e];
             println!(
-                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.3} | {:.3} | {} |",
                 run.rps(),
                 run.p(0.5),
                 run.p(0.99),
                 run.rps() / bare.rps(),
                 run.p(0.99) / bare.p(0.99),
-                run.rps() / nested.rps(),
-                run.p(0.99) / nested.p(0.99),
                 run.errors
             );
         }
@@ -488,7 +488,7 @@ async fn bench(o: Options) -> Result<(), Error> {
             let stats = if name == "bare" {
                 String::new()
             } else {
-                get_text(server.addr, "/__stats").await?
+                get_text(server.stats, "/").await?
             };
             println!(
                 "{name:>9}: {} ok, {} errors in {:.1} s ({:.0} req/s), p99 {:.0} µs, peak RSS {:.1} MiB  {stats}",

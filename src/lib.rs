@@ -15,6 +15,7 @@
 //! - [`router`]: live traffic split between stable and canary by [`Weights`].
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
+//! - [`config`]: the whole stack from one JSON document, every field checked.
 //! - [`fleet`]: one rollout decision for many replicas, through a shared store (Redis) or Prometheus.
 //!
 //! # Example
@@ -63,6 +64,7 @@
 #[cfg(feature = "admin")]
 pub mod admin;
 pub mod compare;
+pub mod config;
 pub mod exchange;
 pub mod fleet;
 pub mod health;

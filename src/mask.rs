@@ -289,6 +289,184 @@ impl Masker {
     }
 }
 
+/// The serde form of a [`Masker`], checked when it is built.
+///
+/// Every field may be left out; unknown fields are errors. `defaults`
+/// (default `true`) starts from [`Masker::new`] (`Authorization`, `Cookie`
+/// and `Set-Cookie` redacted), `false` from [`Masker::none`]; the lists
+/// are then applied in order: redact, pseudonymize, keep.
+///
+/// `key` is the pseudonyms' key: give every replica the same one, from
+/// your secret store rather than a file in version control (it is never
+/// printed by `Debug`). Without it a random key is used.
+///
+/// ```
+/// use tower_shadow::mask::{Masker, MaskerConfig};
+///
+/// let config: MaskerConfig = serde_json::from_str(r#"{
+///     "key": "a secret shared by the replicas",
+///     "pseudonymize_headers": ["x-user-id"],
+///     "keep_headers": ["authorization"],
+///     "redact_paths": ["/card/number"]
+/// }"#)?;
+/// let masker: Masker = config.build()?;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("authorization", "Bearer t".parse()?);
+/// masker.mask_headers(&mut headers);
+/// assert_eq!(headers["authorization"], "Bearer t"); // kept for the candidate
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MaskerConfig {
+    /// Start from [`Masker::new`] (`true`, the default) or [`Masker::none`].
+    pub defaults: bool,
+    /// The pseudonyms' key, at least [`MaskerConfig::MIN_KEY_BYTES`] bytes;
+    /// default: a random key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Headers to redact.
+    pub redact_headers: Vec<String>,
+    /// Headers to pseudonymize.
+    pub pseudonymize_headers: Vec<String>,
+    /// Headers to leave as they are, even when `defaults` would redact them.
+    pub keep_headers: Vec<String>,
+    /// JSON Pointers (`*` for any member or element) of values to redact.
+    pub redact_paths: Vec<String>,
+    /// JSON Pointers of values to pseudonymize.
+    pub pseudonymize_paths: Vec<String>,
+}
+
+impl Default for MaskerConfig {
+    fn default() -> Self {
+        Self {
+            defaults: true,
+            key: None,
+            redact_headers: Vec::new(),
+            pseudonymize_headers: Vec::new(),
+            keep_headers: Vec::new(),
+            redact_paths: Vec::new(),
+            pseudonymize_paths: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for MaskerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaskerConfig")
+            .field("defaults", &self.defaults)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("redact_headers", &self.redact_headers)
+            .field("pseudonymize_headers", &self.pseudonymize_headers)
+            .field("keep_headers", &self.keep_headers)
+            .field("redact_paths", &self.redact_paths)
+            .field("pseudonymize_paths", &self.pseudonymize_paths)
+            .finish()
+    }
+}
+
+impl MaskerConfig {
+    /// The shortest pseudonym key accepted: 16 bytes.
+    pub const MIN_KEY_BYTES: usize = 16;
+
+    /// Checks every header name, JSON Pointer and the key's length.
+    ///
+    /// ```
+    /// use tower_shadow::mask::MaskerConfig;
+    ///
+    /// let mut config = MaskerConfig::default();
+    /// config.key = Some("short".into());
+    /// assert_eq!(
+    ///     config.validate().unwrap_err().to_string(),
+    ///     "invalid mask config: key: must be 16 or more bytes long, not 5"
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        use crate::config::{header_name, ConfigError};
+        if let Some(key) = &self.key {
+            if key.len() < Self::MIN_KEY_BYTES {
+                return Err(ConfigError::invalid(
+                    "mask",
+                    "key",
+                    format_args!(
+                        "must be {} or more bytes long, not {}",
+                        Self::MIN_KEY_BYTES,
+                        key.len()
+                    ),
+                ));
+            }
+        }
+        for (field, names) in [
+            ("redact_headers", &self.redact_headers),
+            ("pseudonymize_headers", &self.pseudonymize_headers),
+            ("keep_headers", &self.keep_headers),
+        ] {
+            for name in names {
+                header_name("mask", field, name)?;
+            }
+        }
+        for (field, paths) in [
+            ("redact_paths", &self.redact_paths),
+            ("pseudonymize_paths", &self.pseudonymize_paths),
+        ] {
+            for path in paths {
+                pointer::parse(path).map_err(|e| ConfigError::invalid("mask", field, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the settings and builds the masker.
+    ///
+    /// ```
+    /// use tower_shadow::mask::MaskerConfig;
+    ///
+    /// let mut config = MaskerConfig::default();
+    /// config.defaults = false;
+    /// assert!(config.build()?.is_noop());
+    /// config.redact_paths.push("card".into());
+    /// assert_eq!(config.build().unwrap_err().field(), "redact_paths");
+    /// # Ok::<(), tower_shadow::config::ConfigError>(())
+    /// ```
+    pub fn build(&self) -> Result<Masker, crate::config::ConfigError> {
+        self.validate()?;
+        let mut masker = if self.defaults {
+            Masker::new()
+        } else {
+            Masker::none()
+        };
+        if let Some(key) = &self.key {
+            masker = masker.key(key);
+        }
+        for name in &self.redact_headers {
+            masker = masker.redact_header(name);
+        }
+        for name in &self.pseudonymize_headers {
+            masker = masker.pseudonymize_header(name);
+        }
+        for name in &self.keep_headers {
+            masker = masker.keep_header(name);
+        }
+        for path in &self.redact_paths {
+            masker = masker.redact_path(path);
+        }
+        for path in &self.pseudonymize_paths {
+            masker = masker.pseudonymize_path(path);
+        }
+        Ok(masker)
+    }
+}
+
+impl TryFrom<MaskerConfig> for Masker {
+    type Error = crate::config::ConfigError;
+
+    fn try_from(config: MaskerConfig) -> Result<Self, Self::Error> {
+        config.build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

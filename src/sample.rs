@@ -39,6 +39,10 @@
 //!
 //! Percentages are in `0.0..=100.0`; values outside are clamped and `NaN`
 //! counts as `0.0`, so a bad configuration never panics.
+//!
+//! A configuration file chooses among these with
+//! [`SamplerConfig`](crate::shadow::SamplerConfig), which rejects such
+//! values with an error naming the field.
 
 use http::header::{HeaderName, COOKIE};
 use http::request::Parts;

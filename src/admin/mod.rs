@@ -94,12 +94,14 @@
 
 mod auth;
 mod body;
+mod config;
 mod dashboard;
 mod error;
 mod gate;
 mod history;
 mod routes;
 
+pub use self::config::AdminConfig;
 pub use self::gate::GateConfig;
 
 use self::history::History;

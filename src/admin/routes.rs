@@ -398,14 +398,8 @@ fn config<T: DeserializeOwned>(
     }
     let config = serde_json::from_value::<T>(value)
         .map_err(|e| ApiError::field(prefix.trim_end_matches('.'), e.to_string()))?;
-    validate(&config).map_err(|e| {
-        let message = e.to_string();
-        let field = message
-            .strip_prefix("invalid policy config: ")
-            .and_then(|rest| rest.split_once(':'))
-            .map_or("", |(field, _)| field);
-        ApiError::field(format!("{prefix}{field}"), message)
-    })?;
+    validate(&config)
+        .map_err(|e| ApiError::field(format!("{prefix}{}", e.field()), e.to_string()))?;
     Ok(config)
 }
 

@@ -76,6 +76,7 @@
 //! ```
 
 mod and;
+mod config;
 mod exact;
 mod headers;
 pub(crate) mod json;
@@ -85,6 +86,7 @@ mod standard;
 mod tolerance;
 
 pub use self::and::And;
+pub use self::config::ComparatorConfig;
 pub use self::exact::Exact;
 pub use self::headers::HeaderRules;
 pub use self::json::{ConfigError, JsonComparator, JsonComparatorConfig};

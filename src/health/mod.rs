@@ -41,12 +41,14 @@
 //! ```
 
 mod aggregate;
+mod config;
 mod endpoint;
 pub mod names;
 mod snapshot;
 mod window;
 
 pub use self::aggregate::{AggregateError, HealthAggregate};
+pub use self::config::HealthConfig;
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
     EndpointSnapshot, HealthSnapshot, KpiSnapshot, KpiSummary, LatencyBin, LatencyBins,
@@ -415,16 +417,16 @@ impl Health {
             paths.push(path);
         }
         let noise = &self.inner.noise;
-        let real: Vec<&String> = paths
-            .iter()
+        let real: Vec<&str> = paths
+            .into_iter()
             .filter(|path| {
-                let (raw, noisy, pairs, noise_pairs) = window.path_totals(&endpoint, path);
+                let (raw, noisy, pairs, noise_pairs) = window.path_totals(endpoint, path);
                 noise.is_real_in_pair(raw, noisy, pairs, noise_pairs)
             })
             .collect();
         let equivalent = real.is_empty();
         if equivalent {
-            window.endpoint(&endpoint).counts.equivalent += 1;
+            window.endpoint(endpoint).counts.equivalent += 1;
         }
         drop(window);
 
@@ -435,7 +437,7 @@ impl Health {
         };
         metrics::counter!(names::PAIRS, "outcome" => outcome).increment(1);
         for path in real {
-            metrics::counter!(names::DIFFERENCES, "endpoint" => endpoint.clone(), "path" => path.clone())
+            metrics::counter!(names::DIFFERENCES, "endpoint" => endpoint.to_owned(), "path" => path.to_owned())
                 .increment(1);
         }
         if baseline.is_failure() {

@@ -3,9 +3,9 @@
 
 use super::SkipReason;
 use crate::compare::{DiffKind, Difference};
+use hashbrown::HashMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -117,26 +117,24 @@ impl EndpointStats {
 
     /// The key and stats of `difference`'s path, or of [`OTHER_PATHS`]
     /// when `max_paths` distinct paths are already kept.
-    pub(crate) fn path(
+    pub(crate) fn path<'d>(
         &mut self,
-        difference: &Difference,
+        difference: &'d Difference,
         max_paths: usize,
-    ) -> (String, &mut PathStats) {
-        let key = if self.paths.contains_key(&difference.path) || self.paths.len() < max_paths {
-            difference.path.as_str()
-        } else {
-            OTHER_PATHS
-        };
-        let stats = self
-            .paths
-            .entry(key.to_owned())
-            .or_insert_with(|| PathStats {
+    ) -> (&'d str, &mut PathStats) {
+        let (key, stats) = bounded_entry(
+            &mut self.paths,
+            &difference.path,
+            max_paths,
+            OTHER_PATHS,
+            || PathStats {
                 kind: difference.kind,
                 raw: 0,
                 noise: 0,
                 sample: None,
-            });
-        (key.to_owned(), stats)
+            },
+        );
+        (key, stats)
     }
 
     /// Adds `other`'s counts and latencies, not its paths.
@@ -200,6 +198,23 @@ impl KpiStats {
     }
 }
 
+/// The entry of `key` in `map`, or of `other` once `max` keys are kept;
+/// the key is copied only when it is new.
+fn bounded_entry<'m, 'k, V>(
+    map: &'m mut HashMap<String, V>,
+    key: &'k str,
+    max: usize,
+    other: &'static str,
+    new: impl FnOnce() -> V,
+) -> (&'k str, &'m mut V) {
+    let key = if map.len() < max || map.contains_key(key) {
+        key
+    } else {
+        other
+    };
+    (key, map.entry_ref(key).or_insert_with(new))
+}
+
 /// The most custom KPIs kept; values of further names are dropped.
 pub(crate) const MAX_KPIS: usize = 32;
 
@@ -259,7 +274,7 @@ impl Window {
         if !kpis.contains_key(name) && kpis.len() >= MAX_KPIS {
             return None;
         }
-        Some(kpis.entry(name.to_owned()).or_default())
+        Some(kpis.entry_ref(name).or_default())
     }
 
     /// The current bucket's stats for `endpoint`, or for
@@ -269,26 +284,27 @@ impl Window {
     }
 
     /// Like [`Window::endpoint`], with the key the endpoint is kept under.
-    pub(crate) fn endpoint_entry(&mut self, endpoint: &str) -> (String, &mut EndpointStats) {
+    pub(crate) fn endpoint_entry<'e>(
+        &mut self,
+        endpoint: &'e str,
+    ) -> (&'e str, &mut EndpointStats) {
         let max = self.limits.max_endpoints;
         let endpoints = &mut self.current().endpoints;
-        let key = if endpoints.contains_key(endpoint) || endpoints.len() < max {
-            endpoint
-        } else {
-            OTHER_ENDPOINTS
-        };
-        (key.to_owned(), endpoints.entry(key.to_owned()).or_default())
+        bounded_entry(endpoints, endpoint, max, OTHER_ENDPOINTS, Default::default)
+    }
+
+    /// The live buckets, in ring order.
+    fn live_any_order(&self) -> impl Iterator<Item = &Bucket> {
+        let now = self.index(Instant::now());
+        let oldest = now.saturating_sub(self.ring.len() as u64 - 1).max(1);
+        self.ring
+            .iter()
+            .filter(move |b| (oldest..=now).contains(&b.index))
     }
 
     /// The live buckets, newest first.
     fn live(&self) -> impl Iterator<Item = &Bucket> {
-        let now = self.index(Instant::now());
-        let oldest = now.saturating_sub(self.ring.len() as u64 - 1).max(1);
-        let mut live: Vec<&Bucket> = self
-            .ring
-            .iter()
-            .filter(|b| (oldest..=now).contains(&b.index))
-            .collect();
+        let mut live: Vec<&Bucket> = self.live_any_order().collect();
         live.sort_by_key(|b| std::cmp::Reverse(b.index));
         live.into_iter()
     }
@@ -296,7 +312,10 @@ impl Window {
     /// Window-wide (raw, noise, pairs, noise pairs) for one path of one endpoint.
     pub(crate) fn path_totals(&self, endpoint: &str, path: &str) -> (u64, u64, u64, u64) {
         let mut totals = (0, 0, 0, 0);
-        for stats in self.live().filter_map(|b| b.endpoints.get(endpoint)) {
+        for stats in self
+            .live_any_order()
+            .filter_map(|b| b.endpoints.get(endpoint))
+        {
             if let Some(p) = stats.paths.get(path) {
                 totals.0 += p.raw;
                 totals.1 += p.noise;

@@ -1,48 +1,19 @@
+//! The policies' side of the crate-wide [`ConfigError`]: their errors say
+//! `invalid policy config`.
+
+pub use crate::config::ConfigError;
 use std::fmt;
 
-/// Why a policy configuration was rejected: which field, the allowed range,
-/// and the value given.
-///
-/// Returned by the `validate` and `build` methods of the policy configs, by
-/// `TryFrom<..Config>`, and (as a serde error) when a policy is loaded from
-/// JSON.
-///
-/// ```
-/// use tower_shadow::policy::ThresholdPolicy;
-///
-/// let error = ThresholdPolicy::new().critical_threshold(120.0).validate().unwrap_err();
-/// assert_eq!(
-///     error.to_string(),
-///     "invalid policy config: critical_threshold: must be in 0..=100, not 120"
-/// );
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError(String);
-
 impl ConfigError {
+    /// An error in a policy's settings.
     pub(super) fn new(field: impl fmt::Display, rule: impl fmt::Display) -> Self {
-        Self(format!("{field}: {rule}"))
+        Self::invalid("policy", field, rule)
     }
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid policy config: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Checks that `value` is in `lo..=hi`.
 pub(super) fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format_args!("must be in {lo}..={hi}, not {value}"),
-        ))
-    }
+    crate::config::in_range("policy", field, value, lo, hi)
 }
 
 /// Checks that `value` is finite and above `lo`.

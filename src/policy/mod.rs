@@ -153,6 +153,7 @@
 mod adaptive;
 mod all;
 mod any;
+mod config;
 mod error;
 mod figures;
 mod guarded;
@@ -171,6 +172,7 @@ pub mod stats;
 pub use self::adaptive::{AdaptiveConfig, AdaptivePolicy};
 pub use self::all::{all, all_of, All, AllOf};
 pub use self::any::{any, any_of, Any, AnyOf};
+pub use self::config::PolicyConfig;
 pub use self::error::ConfigError;
 pub use self::figures::{DEFAULT_MIN_PAIRS, P99_FLOOR_MS};
 pub use self::guarded::{guarded, Guarded, Standard};

@@ -29,10 +29,12 @@
 //! # let _ = layer;
 //! ```
 
+mod config;
 mod file;
 mod memory;
 mod replay;
 
+pub use self::config::FileRecorderConfig;
 pub use self::file::{FileRecorder, Opening};
 pub use self::memory::Memory;
 pub use self::replay::{read, replay, ReadError, Replayed};

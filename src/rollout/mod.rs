@@ -49,12 +49,14 @@
 //! ```
 
 mod alert;
+mod config;
 mod controller;
 mod event;
 mod stage;
 
 pub use self::alert::{AlertSink, TracingAlerts};
 pub(crate) use self::controller::Applied;
+pub use self::config::{AdaptiveShadowing, RolloutConfig};
 pub use self::controller::{Builder, Rollout, RolloutError, RolloutHandle, VersionInfo};
 pub(crate) use self::event::now_ms;
 pub use self::event::{Actor, Event};

@@ -9,8 +9,9 @@ use tower::util::Oneshot;
 use tower_service::Service;
 
 pin_project! {
-    /// Response future of [`WeightedRouter`](super::WeightedRouter): the
-    /// chosen version's readiness, then its call.
+    /// Response future of [`WeightedRouter`](super::WeightedRouter):
+    /// the chosen version's call (and its readiness, unless `poll_ready`
+    /// drove it).
     pub struct ResponseFuture<S, C, Req>
     where
         S: Service<Req>,
@@ -28,15 +29,22 @@ pin_project! {
         S: Service<Req>,
         C: Service<Req>,
     {
-        Stable { #[pin] future: Oneshot<S, Req> },
+        Stable { #[pin] future: S::Future },
+        StableLater { #[pin] future: Oneshot<S, Req> },
         Canary { #[pin] future: Oneshot<C, Req> },
     }
 }
 
 impl<S: Service<Req>, C: Service<Req>, Req> ResponseFuture<S, C, Req> {
-    pub(crate) fn stable(future: Oneshot<S, Req>) -> Self {
+    pub(crate) fn stable(future: S::Future) -> Self {
         Self {
             kind: Kind::Stable { future },
+        }
+    }
+
+    pub(crate) fn stable_later(future: Oneshot<S, Req>) -> Self {
+        Self {
+            kind: Kind::StableLater { future },
         }
     }
 
@@ -50,7 +58,7 @@ impl<S: Service<Req>, C: Service<Req>, Req> ResponseFuture<S, C, Req> {
 impl<S: Service<Req>, C: Service<Req>, Req> fmt::Debug for ResponseFuture<S, C, Req> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let version = match self.kind {
-            Kind::Stable { .. } => Version::Stable,
+            Kind::Stable { .. } | Kind::StableLater { .. } => Version::Stable,
             Kind::Canary { .. } => Version::Canary,
         };
         f.debug_struct("ResponseFuture")
@@ -69,6 +77,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (result, version) = match self.project().kind.project() {
             KindProj::Stable { future } => (ready!(future.poll(cx)), Version::Stable),
+            KindProj::StableLater { future } => (ready!(future.poll(cx)), Version::Stable),
             KindProj::Canary { future } => (ready!(future.poll(cx)), Version::Canary),
         };
         Poll::Ready(result.map(|mut res| {

@@ -8,6 +8,11 @@ use tower_layer::Layer;
 /// A sticky key: where a request lands on `[0, 1)` is fixed by its key.
 pub(crate) type StickyKey = Arc<dyn Fn(&Parts) -> Option<Vec<u8>> + Send + Sync>;
 
+/// The sticky key held by header `name`.
+pub(crate) fn header_key(name: HeaderName) -> StickyKey {
+    Arc::new(move |head: &Parts| head.headers.get(&name).map(|v| v.as_bytes().to_vec()))
+}
+
 /// Wraps the stable service in a [`WeightedRouter`] that sends a share of
 /// requests (the canary weight) to `canary` instead.
 ///
@@ -45,8 +50,9 @@ impl<C> WeightedRouterLayer<C> {
     /// that point is below the weight. Raising the weight only ever moves
     /// keys from stable to canary, never back. Requests without the header
     /// are routed at random.
-    pub fn sticky_header(self, name: HeaderName) -> Self {
-        self.sticky(move |head: &Parts| head.headers.get(&name).map(|v| v.as_bytes().to_vec()))
+    pub fn sticky_header(mut self, name: HeaderName) -> Self {
+        self.sticky = Some(header_key(name));
+        self
     }
 
     /// Routes by any key taken from the request head (a user id from a

@@ -31,11 +31,13 @@
 //! # }
 //! ```
 
+mod config;
 mod future;
 mod layer;
 mod service;
 mod weights;
 
+pub use self::config::RouterConfig;
 pub use self::future::ResponseFuture;
 pub use self::layer::WeightedRouterLayer;
 pub use self::service::WeightedRouter;

@@ -15,14 +15,20 @@ use tower_service::Service;
 ///
 /// `poll_ready` is always ready: which version a request goes to is only
 /// known in `call`, and waiting for both would let one version's
-/// backpressure hold back the other's traffic. Instead `call` takes a clone
-/// of the chosen service and waits for *its* readiness inside the response
-/// future, so a saturated canary slows only canary requests.
+/// backpressure hold back the other's traffic. `poll_ready` asks the
+/// stable version, which takes most requests, once without waiting: when
+/// it is ready, a request routed to it is called directly. Otherwise, and
+/// for every canary request, `call` takes a clone of the chosen service and
+/// waits for *its* readiness inside the response future, so a saturated
+/// canary slows only canary requests and a saturated stable version only
+/// stable ones.
 pub struct WeightedRouter<S, C> {
     stable: S,
     canary: C,
     weights: Weights,
     sticky: Option<StickyKey>,
+    /// Whether `stable` has been readied by `poll_ready` and not called since.
+    stable_ready: bool,
 }
 
 impl<S, C> WeightedRouter<S, C> {
@@ -42,6 +48,7 @@ impl<S, C> WeightedRouter<S, C> {
             canary,
             weights,
             sticky,
+            stable_ready: false,
         }
     }
 
@@ -75,6 +82,13 @@ impl<S, C> WeightedRouter<S, C> {
         self.stable
     }
 
+    /// Routes by `key` instead of at random (see
+    /// [`WeightedRouterLayer::sticky`](super::WeightedRouterLayer::sticky)).
+    pub(crate) fn with_sticky(mut self, key: Option<StickyKey>) -> Self {
+        self.sticky = key;
+        self
+    }
+
     /// Which version a request with this head goes to, at the current weight.
     pub(crate) fn choose(&self, head: &http::request::Parts) -> Version {
         let weight = self.weights.canary();
@@ -106,6 +120,8 @@ impl<S: Clone, C: Clone> Clone for WeightedRouter<S, C> {
             canary: self.canary.clone(),
             weights: self.weights.clone(),
             sticky: self.sticky.clone(),
+            // A clone has its own readiness to drive.
+            stable_ready: false,
         }
     }
 }
@@ -130,7 +146,12 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, C, Request<ReqBody>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Never waits: a stable version that is not ready (or fails) is
+        // driven on a clone in the response future instead, like the canary.
+        if !self.stable_ready {
+            self.stable_ready = matches!(self.stable.poll_ready(cx), Poll::Ready(Ok(())));
+        }
         Poll::Ready(Ok(()))
     }
 
@@ -139,7 +160,10 @@ where
         let version = self.choose(&head);
         let req = Request::from_parts(head, body);
         match version {
-            Version::Stable => ResponseFuture::stable(self.stable.clone().oneshot(req)),
+            Version::Stable if std::mem::take(&mut self.stable_ready) => {
+                ResponseFuture::stable(self.stable.call(req))
+            }
+            Version::Stable => ResponseFuture::stable_later(self.stable.clone().oneshot(req)),
             Version::Canary => ResponseFuture::canary(self.canary.clone().oneshot(req)),
         }
     }
@@ -229,5 +253,37 @@ mod tests {
             .unwrap();
         assert_eq!(*res.body(), "stable");
         drop(pending);
+    }
+
+    #[tokio::test]
+    async fn a_stable_version_that_is_not_ready_does_not_hold_back_canary_traffic() {
+        let weights = Weights::new(0.0);
+        let (stable, mut handle) = tower_test::mock::pair::<Request<()>, Response<&'static str>>();
+        handle.allow(0); // not ready
+        let stable = tower::util::MapErr::new(stable, |_| -> Infallible { unreachable!() });
+        let canary =
+            service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new("canary")) });
+        let mut router = WeightedRouter::new(stable, canary, weights.clone());
+        let pending = router.ready().await.unwrap().call(Request::new(()));
+        weights.set_canary(1.0);
+        let res = router
+            .ready()
+            .await
+            .unwrap()
+            .call(Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(res.extensions().get::<Version>(), Some(&Version::Canary));
+        // Once the stable version is ready again, its waiting request is served.
+        handle.allow(1);
+        let stable_answer = tokio::spawn(pending);
+        let (_, send) = handle
+            .next_request()
+            .await
+            .expect("the stable request arrives");
+        send.send_response(Response::new("stable"));
+        let res = stable_answer.await.unwrap().unwrap();
+        assert_eq!(res.extensions().get::<Version>(), Some(&Version::Stable));
+        assert_eq!(*res.body(), "stable");
     }
 }

@@ -51,7 +51,10 @@ impl<T> Fork<T> {
             method = %self.request.method,
             uri = %self.request.uri,
         );
-        self.compare(id).instrument(span).await;
+        // Boxed: the comparison's future is large (it holds the shadow's
+        // own future and three exchanges), and the task `Shadow::call`
+        // spawns is moved on the primary's path; this keeps it small.
+        Box::pin(self.compare(id)).instrument(span).await;
     }
 
     async fn compare<B, TB>(self, id: HeaderValue)

@@ -87,12 +87,14 @@
 //! [`Health::idle`]: crate::health::Health::idle
 
 mod body;
+mod config;
 mod fork;
 mod future;
 mod layer;
 mod service;
 
 pub use self::body::{RequestBody, ResponseBody};
+pub use self::config::{MarkerConfig, SamplerConfig, ShadowConfig};
 pub use self::future::ResponseFuture;
 pub use self::layer::{Builder, ShadowLayer, CORRELATION_HEADER, MARKER_HEADER};
 pub use self::service::Shadow;

@@ -191,8 +191,7 @@ impl<S, T> Shadow<S, T> {
         let id = match head.headers.get(&config.correlation_header) {
             Some(id) => id.clone(),
             None => {
-                let id = HeaderValue::try_from(format!("{:032x}", rand::random::<u128>()))
-                    .expect("hex digits are a valid header value");
+                let id = correlation_id();
                 head.headers
                     .insert(config.correlation_header.clone(), id.clone());
                 id
@@ -253,6 +252,17 @@ fn admit(
         return Err(SkipReason::NoRuntime);
     }
     config.try_slot().ok_or(SkipReason::Overloaded)
+}
+
+/// A new correlation id: 128 random bits in 32 lowercase hex digits.
+fn correlation_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[(bits >> (124 - 4 * i) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
 }
 
 /// A copy of a request head: method, URI, version and headers. Extensions

@@ -2,7 +2,22 @@ use super::{pointer, JsonComparator};
 use crate::compare::{HeaderRules, Shape, Tolerance};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
+
+/// The crate-wide configuration error; the comparators' say
+/// `invalid comparator config`.
+///
+/// ```
+/// use tower_shadow::compare::JsonComparatorConfig;
+///
+/// let mut config = JsonComparatorConfig::default();
+/// config.max_depth = 0;
+/// let error = config.build().unwrap_err();
+/// assert_eq!(error.to_string(), "invalid comparator config: max_depth: must be 1 to 256, not 0");
+/// assert_eq!(error.field(), "max_depth");
+/// ```
+pub use crate::config::ConfigError;
+
+const SECTION: &str = "comparator";
 
 /// The serde form of a [`JsonComparator`], checked when it is built.
 ///
@@ -92,7 +107,7 @@ impl JsonComparatorConfig {
         let check = |field: &str, path: &str| {
             pointer::parse(path)
                 .map(drop)
-                .map_err(|e| ConfigError(format!("{field}: {e}")))
+                .map_err(|e| ConfigError::invalid(SECTION, field, e))
         };
         for path in &self.ignore {
             check("ignore", path)?;
@@ -107,14 +122,22 @@ impl JsonComparatorConfig {
             check("shape", path)?;
         }
         if !(1..=JsonComparator::MAX_DEPTH_LIMIT).contains(&self.max_depth) {
-            return Err(ConfigError(format!(
-                "max_depth: must be 1 to {}, not {}",
-                JsonComparator::MAX_DEPTH_LIMIT,
-                self.max_depth
-            )));
+            return Err(ConfigError::invalid(
+                SECTION,
+                "max_depth",
+                format_args!(
+                    "must be 1 to {}, not {}",
+                    JsonComparator::MAX_DEPTH_LIMIT,
+                    self.max_depth
+                ),
+            ));
         }
         if self.max_differences == 0 {
-            return Err(ConfigError("max_differences: must be 1 or more".into()));
+            return Err(ConfigError::invalid(
+                SECTION,
+                "max_differences",
+                "must be 1 or more",
+            ));
         }
         Ok(())
     }
@@ -134,28 +157,6 @@ impl From<JsonComparator> for JsonComparatorConfig {
         comparator.config
     }
 }
-
-/// Why a [`JsonComparatorConfig`] was rejected: which field, and what is
-/// wrong with it.
-///
-/// ```
-/// use tower_shadow::compare::JsonComparatorConfig;
-///
-/// let mut config = JsonComparatorConfig::default();
-/// config.max_depth = 0;
-/// let error = config.build().unwrap_err();
-/// assert_eq!(error.to_string(), "invalid comparator config: max_depth: must be 1 to 256, not 0");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid comparator config: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,12 @@
 //! One exchange against another: errors, status, headers, trailers, body.
 
+use super::decode::decoded;
 use super::parse::{parse, ParseError};
 use super::rules::Rules;
 use super::walk::walk;
 use crate::compare::{Comparison, DiffKind, Difference, HeaderRules};
 use crate::exchange::Exchange;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use http::HeaderMap;
 
 /// What [`compare`] needs from a comparator's configuration.
@@ -120,12 +121,20 @@ fn body(
         }
         1.0
     };
-    let (b_enc, c_enc) = (encoding(baseline), encoding(candidate));
-    if b_enc.is_some() || c_enc.is_some() {
-        return whole(
-            encoded(baseline, b_enc, candidate),
-            encoded(candidate, c_enc, baseline),
-        );
+    match (decoded(baseline), decoded(candidate)) {
+        (None, None) => {}
+        (Some(Ok(b)), Some(Ok(c))) => return body(s, &b, &c, budget, out),
+        (Some(Ok(b)), None) => return body(s, &b, candidate, budget, out),
+        (None, Some(Ok(c))) => return body(s, baseline, &c, budget, out),
+        (b, c) => {
+            let show = |e: &Exchange, d: Option<Result<Exchange, String>>, other: &Exchange| match d
+            {
+                Some(Err(why)) => why,
+                Some(Ok(plain)) => show_bytes(&plain.body, &other.body),
+                None => show_bytes(&e.body, &other.body),
+            };
+            return whole(show(baseline, b, candidate), show(candidate, c, baseline));
+        }
     }
     if baseline.truncated || candidate.truncated {
         let show = |e: &Exchange, other: &Exchange| {
@@ -174,37 +183,19 @@ fn body(
     }
 }
 
-/// The body's content coding, unless none (`identity`).
-fn encoding(e: &Exchange) -> Option<String> {
-    let value = e.headers.get(CONTENT_ENCODING)?;
-    let value = String::from_utf8_lossy(value.as_bytes())
-        .trim()
-        .to_ascii_lowercase();
-    (!value.is_empty() && value != "identity").then_some(value)
-}
-
-fn encoded(e: &Exchange, encoding: Option<String>, other: &Exchange) -> String {
-    match encoding {
-        Some(encoding) => format!(
-            "{encoding}-encoded body, {} bytes, not decoded",
-            e.body.len()
-        ),
-        None => show_bytes(&e.body, &other.body),
-    }
-}
-
 /// Whether the content type says JSON (`application/json`, `text/json`,
 /// `*/*+json`) or, failing that, the body starts like a JSON object or array.
 pub(crate) fn looks_json(e: &Exchange) -> bool {
     let declared = e.headers.get(CONTENT_TYPE).is_some_and(|v| {
-        let v = String::from_utf8_lossy(v.as_bytes());
-        let essence = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+        let v = v.as_bytes();
+        let essence = v.split(|&b| b == b';').next().unwrap_or(v).trim_ascii();
+        let ends_with = |suffix: &[u8]| {
+            essence.len() >= suffix.len()
+                && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
+        essence.eq_ignore_ascii_case(b"application/json")
+            || essence.eq_ignore_ascii_case(b"text/json")
+            || ends_with(b"+json")
     });
     declared
         || matches!(
@@ -248,6 +239,7 @@ fn show_bytes(body: &[u8], other: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::exchange::{ErrorKind, ExchangeError};
+    use http::header::CONTENT_ENCODING;
     use http::{HeaderValue, StatusCode};
 
     fn settings<'a>(rules: &'a Rules, headers: &'a HeaderRules) -> Settings<'a> {
@@ -351,10 +343,11 @@ mod tests {
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         let c = run(&json("[]"), &gz);
         let body = c.differences.iter().find(|d| d.path == "/body").unwrap();
-        assert_eq!(
-            body.candidate.as_deref(),
-            Some("gzip-encoded body, 6 bytes, not decoded")
-        );
+        assert!(body
+            .candidate
+            .as_deref()
+            .unwrap()
+            .starts_with("gzip-encoded body, 6 bytes, does not decode: "));
         assert!(c
             .differences
             .iter()
@@ -369,6 +362,30 @@ mod tests {
             Some("truncated at 5 bytes, not compared: [1,2,")
         );
         assert!(run(&cut, &cut.clone()).is_equivalent());
+    }
+
+    #[test]
+    fn compressed_bodies_are_compared_decoded() {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let gzip = |text: &str| {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+            encoder.write_all(text.as_bytes()).unwrap();
+            let mut e = json("");
+            e.body = encoder.finish().unwrap().into();
+            e.headers
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            e
+        };
+        let c = run(&gzip(r#"{"a":1,"b":2}"#), &gzip(r#"{"b":2,"a":3}"#));
+        assert_eq!(c.differences.len(), 1, "{:?}", c.differences);
+        assert_eq!(c.differences[0].path, "/a");
+        assert!(run(&gzip(r#"{"a":1}"#), &gzip(r#"{ "a": 1 }"#)).is_equivalent());
+        // One side compressed, the other not: the content is compared, and
+        // the header difference is reported.
+        let c = run(&json(r#"{"a":1}"#), &gzip(r#"{"a":1}"#));
+        let paths: Vec<_> = c.differences.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["/headers/content-encoding"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The JSON-aware comparator and its per-path rules.
 
 mod config;
+mod decode;
 mod envelope;
 pub(crate) mod number;
 pub(crate) mod parse;
@@ -38,10 +39,15 @@ use std::fmt;
 ///   and `12345678901234567890124` are not. Object members match by name,
 ///   in any order; arrays by index. Strings compare by their unescaped
 ///   value.
+/// - Bodies with a `gzip`, `x-gzip` or `deflate` `Content-Encoding` are
+///   decoded first (up to 8 MiB decoded), so compressed answers are
+///   compared value by value; a differing `Content-Encoding` header is
+///   still reported.
 /// - A body that cannot be compared as JSON is reported whole, as one
 ///   [`DiffKind::Body`](super::DiffKind::Body) difference at `/body` whose
-///   values say why: a body with a `Content-Encoding` (not decoded: the
-///   values give the coding and size), a truncated body (`max_body_bytes`
+///   values say why: a body in another coding (`br`, `zstd`: not decoded),
+///   one that does not decode or decodes past 8 MiB (the values give the
+///   coding, the size and the reason), a truncated body (`max_body_bytes`
 ///   reached), a body that is not JSON (not UTF-8, invalid JSON: with the
 ///   byte offset and the reason), JSON nested deeper than
 ///   [`max_depth`](Self::max_depth), or a body that is not JSON on one side
