@@ -67,6 +67,7 @@
 //! # }
 //! ```
 
+mod config;
 mod lease;
 mod memory;
 #[cfg(feature = "prometheus")]
@@ -76,6 +77,7 @@ mod redis;
 mod replica;
 mod store;
 
+pub use self::config::ReplicaConfig;
 pub use self::lease::Lease;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "prometheus")]
