@@ -27,3 +27,13 @@ pub trait Lease: Send + Sync + 'static {
     /// Gives the lease up, if `holder` holds it.
     fn release<'a>(&'a self, holder: &'a str) -> StoreFuture<'a, ()>;
 }
+
+impl<T: Lease + ?Sized> Lease for std::sync::Arc<T> {
+    fn acquire<'a>(&'a self, holder: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        (**self).acquire(holder, ttl)
+    }
+
+    fn release<'a>(&'a self, holder: &'a str) -> StoreFuture<'a, ()> {
+        (**self).release(holder)
+    }
+}

@@ -8,7 +8,17 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Everything a [`Replica`] needs from a store: weights and stage, health,
-/// and the lease. Implemented for every type that has the three.
+/// and the lease. Implemented for every type that has the three, so a
+/// store chosen at run time can be an `Arc<dyn FleetStore>`:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_shadow::fleet::{FleetStore, MemoryStore};
+///
+/// let store: Arc<dyn FleetStore> = Arc::new(MemoryStore::new());
+/// fn needs_a_store(_: impl FleetStore) {}
+/// needs_a_store(store);
+/// ```
 pub trait FleetStore: WeightStore + HealthStore + Lease {}
 
 impl<T: WeightStore + HealthStore + Lease> FleetStore for T {}

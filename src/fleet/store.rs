@@ -99,6 +99,31 @@ pub trait HealthStore: Send + Sync + 'static {
     fn collect(&self) -> StoreFuture<'_, Vec<(String, HealthAggregate)>>;
 }
 
+impl<T: WeightStore + ?Sized> WeightStore for std::sync::Arc<T> {
+    fn load(&self) -> StoreFuture<'_, Option<FleetState>> {
+        (**self).load()
+    }
+
+    fn save<'a>(&'a self, state: FleetState, holder: Option<&'a str>) -> StoreFuture<'a, u64> {
+        (**self).save(state, holder)
+    }
+}
+
+impl<T: HealthStore + ?Sized> HealthStore for std::sync::Arc<T> {
+    fn publish<'a>(
+        &'a self,
+        replica: &'a str,
+        aggregate: &'a HealthAggregate,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        (**self).publish(replica, aggregate, ttl)
+    }
+
+    fn collect(&self) -> StoreFuture<'_, Vec<(String, HealthAggregate)>> {
+        (**self).collect()
+    }
+}
+
 /// Why a store operation failed: unreachable (the replica keeps its last
 /// state and tries again at its next poll), a conflict, a fenced write
 /// without the lease, or unreadable data.
