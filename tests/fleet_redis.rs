@@ -12,6 +12,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,7 +50,9 @@ fn redis_binary() -> Option<&'static str> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("redis-server is missing in CI: .ci/test installs it");
     }
-    eprintln!(
+    // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n\n!!! SKIPPED: redis-server is not installed; the fleet's Redis tests did not run.\n\
          !!! Install it (apt-get install -y redis-server) or run bash .ci/test.\n"
     );
