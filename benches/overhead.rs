@@ -7,6 +7,11 @@
 //! (its task, the shadow service, the comparison) runs after the timed
 //! region, when `Health::idle` lets it.
 //!
+//! The `capture` group does the same for `synthetic::CaptureLayer`: with a
+//! full sample that keeps (almost) no new request, the steady state, and
+//! with every request kept (a 1 µs half-life makes each new request
+//! outrank the sample).
+//!
 //! `cargo bench --bench overhead`
 
 use bytes::Bytes;
@@ -20,6 +25,7 @@ use tower::{Layer, Service, ServiceExt};
 use tower_shadow::health::Health;
 use tower_shadow::sample::Random;
 use tower_shadow::shadow::ShadowLayer;
+use tower_shadow::synthetic::CaptureLayer;
 
 async fn echo<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
 where
@@ -60,11 +66,15 @@ where
     total
 }
 
-fn overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = runtime();
     let body = Bytes::from(vec![b'x'; 1024]);
     let layer = |percent: f64| {
         ShadowLayer::builder(tower::service_fn(echo))
@@ -104,5 +114,38 @@ fn overhead(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, overhead);
+fn capture(c: &mut Criterion) {
+    let rt = runtime();
+    let body = Bytes::from(vec![b'x'; 1024]);
+    let mut group = c.benchmark_group("capture");
+    group.bench_function("bare", |b| {
+        b.to_async(&rt)
+            .iter_custom(|iters| run(tower::service_fn(echo), &body, None, iters))
+    });
+    group.bench_function("not kept", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let layer = CaptureLayer::builder().max_samples(1).build().unwrap();
+            // With the sample full after n requests, the next is kept with
+            // a probability of about 1/n: start past the first thousand.
+            let (head, ()) = Request::get("/").body(()).unwrap().into_parts();
+            for _ in 0..1000 {
+                layer.captured().record(&head, b"");
+            }
+            run(layer.layer(tower::service_fn(echo)), &body, None, iters)
+        })
+    });
+    group.bench_function("kept", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let layer = CaptureLayer::builder()
+                .half_life(Duration::from_micros(1))
+                .max_samples(256)
+                .build()
+                .unwrap();
+            run(layer.layer(tower::service_fn(echo)), &body, None, iters)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, overhead, capture);
 criterion_main!(benches);

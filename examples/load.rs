@@ -18,7 +18,10 @@
 //! `--rounds N` (3), `--connections N` (32), `--client-threads N` (1),
 //! `--soak N` (requests, default 1000000; 0 skips it), `--quick`, `--check`,
 //! `--rate R` (open loop: R requests a second in all, on a fixed schedule,
-//! instead of each connection sending as fast as answers come back).
+//! instead of each connection sending as fast as answers come back),
+//! `--pin` (the server on the last core alone, the generator on the others,
+//! with `taskset`). Each measurement also reports the server's CPU time per
+//! request (all its threads, from `/proc/PID/task/*/schedstat`).
 
 use axum::body::Body;
 use axum::response::IntoResponse;
@@ -150,6 +153,20 @@ fn serve(name: &str) -> Result<(), Error> {
     })
 }
 
+/// Keeps this process (the load generator) off the server's core.
+fn pin_generator(server: usize) -> Result<(), Error> {
+    let others = format!("0-{}", server.saturating_sub(1));
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", &others, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("taskset failed".into())
+    }
+}
+
 /// A server process, killed when dropped.
 struct Server {
     child: Child,
@@ -158,8 +175,17 @@ struct Server {
 }
 
 impl Server {
-    fn start(variant: &str) -> Result<Self, Error> {
-        let mut child = Command::new(std::env::current_exe()?)
+    /// Starts `variant`; with `pin`, on that core only (`taskset`).
+    fn start(variant: &str, pin: Option<usize>) -> Result<Self, Error> {
+        let exe = std::env::current_exe()?;
+        let mut command = if let Some(core) = pin {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", &core.to_string()]).arg(exe);
+            taskset
+        } else {
+            Command::new(exe)
+        };
+        let mut child = command
             .args(["--serve", variant])
             .stdout(Stdio::piped())
             .spawn()?;
@@ -172,6 +198,24 @@ impl Server {
             addr: addr.parse()?,
             stats: stats.parse()?,
         })
+    }
+
+    /// CPU time of all the server's threads so far, from
+    /// `/proc/PID/task/*/schedstat` (nanoseconds on CPU).
+    fn cpu(&self) -> Result<Duration, Error> {
+        let mut total = 0u64;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.child.id()))? {
+            // A thread may end between the listing and the read.
+            let Ok(stat) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+                continue;
+            };
+            total += stat
+                .split_whitespace()
+                .next()
+                .ok_or("empty schedstat")?
+                .parse::<u64>()?;
+        }
+        Ok(Duration::from_nanos(total))
     }
 
     /// Peak resident set size (VmHWM), in KiB.
@@ -198,6 +242,8 @@ struct Run {
     errors: u64,
     elapsed: Duration,
     latency: Histogram<u64>,
+    /// CPU time the server spent (all its threads), when measured.
+    server_cpu: Duration,
 }
 
 impl Run {
@@ -207,6 +253,7 @@ impl Run {
             errors: 0,
             elapsed: Duration::ZERO,
             latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
+            server_cpu: Duration::ZERO,
         }
     }
 
@@ -214,11 +261,18 @@ impl Run {
         self.ok += other.ok;
         self.errors += other.errors;
         self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
         self.latency.add(&other.latency).expect("same bounds");
     }
 
     fn rps(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Server CPU time per answered request, in µs: what the server costs
+    /// for one request, whoever else shares the machine.
+    fn cpu_per_request(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.ok.max(1) as f64
     }
 
     fn p(&self, q: f64) -> f64 {
@@ -323,6 +377,8 @@ struct Options {
     soak: u64,
     check: bool,
     rate: Option<f64>,
+    /// The core the server is pinned to (`--pin`: the last one).
+    pin: Option<usize>,
 }
 
 fn options(args: &[String]) -> Result<Options, Error> {
@@ -334,6 +390,7 @@ fn options(args: &[String]) -> Result<Options, Error> {
         client_threads: 1,
         soak: 1_000_000,
         check: false,
+        pin: None,
         rate: None,
     };
     let mut args = args.iter();
@@ -347,6 +404,7 @@ fn options(args: &[String]) -> Result<Options, Error> {
             "--client-threads" => o.client_threads = value()?.parse()?,
             "--soak" => o.soak = value()?.parse()?,
             "--check" => o.check = true,
+            "--pin" => o.pin = Some(std::thread::available_parallelism()?.get() - 1),
             "--rate" => o.rate = Some(value()?.parse()?),
             "--quick" => {
                 o.duration = Duration::from_secs(1);
@@ -380,6 +438,9 @@ fn main() -> Result<(), Error> {
         }
     }
     let o = options(&args)?;
+    if let Some(server) = o.pin {
+        pin_generator(server)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(o.client_threads)
         .enable_all()
@@ -389,14 +450,15 @@ fn main() -> Result<(), Error> {
 
 async fn bench(o: Options) -> Result<(), Error> {
     println!(
-        "{} connections, rate {}, {:?} per measurement after {:?} warm-up, {} round(s), client threads {}, cores {}",
+        "{} connections, rate {}, {:?} per measurement after {:?} warm-up, {} round(s), client threads {}, cores {}, server pinned to core {:?}",
         o.connections,
         o.rate.map_or("unlimited".to_owned(), |r| format!("{r} req/s")),
         o.duration,
         o.warmup,
         o.rounds,
         o.client_threads,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        o.pin
     );
     let mut results: Vec<Vec<Run>> = VARIANTS
         .iter()
@@ -404,18 +466,22 @@ async fn bench(o: Options) -> Result<(), Error> {
         .collect();
     for round in 0..o.rounds {
         for (v, name) in VARIANTS.iter().enumerate() {
-            let server = Server::start(name)?;
+            let server = Server::start(name, o.pin)?;
             for (e, path) in ENDPOINTS.iter().enumerate() {
                 let warm = Instant::now() + o.warmup;
                 drive(server.addr, path, o.connections, warm, u64::MAX, o.rate).await?;
                 let until = Instant::now() + o.duration;
-                let run = drive(server.addr, path, o.connections, until, u64::MAX, o.rate).await?;
+                let cpu = server.cpu()?;
+                let mut run =
+                    drive(server.addr, path, o.connections, until, u64::MAX, o.rate).await?;
+                run.server_cpu = server.cpu()?.saturating_sub(cpu);
                 println!(
-                    "round {} {name:>9} {path:<6} {:>8.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  errors {}",
+                    "round {} {name:>9} {path:<6} {:>8.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  server CPU {:>5.2} µs/req  errors {}",
                     round + 1,
                     run.rps(),
                     run.p(0.5),
                     run.p(0.99),
+                    run.cpu_per_request(),
                     run.errors
                 );
                 results[v][e].add(&run);
@@ -424,19 +490,21 @@ async fn bench(o: Options) -> Result<(), Error> {
     }
 
     println!();
-    println!("| variant | endpoint | req/s | p50 | p99 | req/s vs bare | p99 vs bare | errors |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| variant | endpoint | req/s | p50 | p99 | server CPU/req | req/s vs bare | p99 vs bare | CPU/req vs bare | errors |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (v, name) in VARIANTS.iter().enumerate() {
         for (e, path) in ENDPOINTS.iter().enumerate() {
             let run = &results[v][e];
             let bare = &results[0][e];
             println!(
-                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.3} | {:.3} | {} |",
+                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.2} µs | {:.3} | {:.3} | {:.3} | {} |",
                 run.rps(),
                 run.p(0.5),
                 run.p(0.99),
+                run.cpu_per_request(),
                 run.rps() / bare.rps(),
                 run.p(0.99) / bare.p(0.99),
+                run.cpu_per_request() / bare.cpu_per_request(),
                 run.errors
             );
         }
@@ -480,7 +548,7 @@ async fn bench(o: Options) -> Result<(), Error> {
         );
         let mut peaks = Vec::new();
         for name in ["bare", "stuck-100"] {
-            let server = Server::start(name)?;
+            let server = Server::start(name, o.pin)?;
             let start = Instant::now();
             let far = start + Duration::from_secs(3600);
             let run = drive(server.addr, "/json", o.connections, far, o.soak, None).await?;

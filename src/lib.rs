@@ -17,6 +17,8 @@
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
 //! - [`config`]: the whole stack from one JSON document, every field checked.
 //! - [`fleet`]: one rollout decision for many replicas, through a shared store (Redis) or Prometheus.
+//! - [`synthetic`]: production-shaped synthetic traffic to rehearse a candidate, and capacity hints.
+//! - [`chaos`]: injected latency, errors and aborts, to check the policies catch them.
 //!
 //! # Example
 //!
@@ -63,6 +65,7 @@
 
 #[cfg(feature = "admin")]
 pub mod admin;
+pub mod chaos;
 pub mod compare;
 pub mod config;
 pub mod exchange;
@@ -75,6 +78,7 @@ pub mod rollout;
 pub mod router;
 pub mod sample;
 pub mod shadow;
+pub mod synthetic;
 
 /// The boxed error type used where services' errors are erased.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

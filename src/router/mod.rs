@@ -8,6 +8,9 @@
 //! weight only moves users from stable to canary. Every response carries
 //! the [`Version`] that served it as an extension.
 //!
+//! A [`Balancer`] sets weights from measured performance instead: each
+//! backend's share follows its smoothed score, with a floor so none starves.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -31,12 +34,14 @@
 //! # }
 //! ```
 
+mod balance;
 mod config;
 mod future;
 mod layer;
 mod service;
 mod weights;
 
+pub use self::balance::{BalanceBuilder, BalanceConfig, Balancer};
 pub use self::config::RouterConfig;
 pub use self::future::ResponseFuture;
 pub use self::layer::WeightedRouterLayer;

@@ -182,7 +182,12 @@ pub(crate) enum Roles {
 
 /// Calls the shadow and collects its answer, containing errors, panics and
 /// hangs: whatever happens, an [`Exchange`] comes back within `wait`.
-async fn call<T, B, TB>(shadow: T, request: Request<B>, limit: usize, wait: Duration) -> Exchange
+pub(crate) async fn call<T, B, TB>(
+    shadow: T,
+    request: Request<B>,
+    limit: usize,
+    wait: Duration,
+) -> Exchange
 where
     T: Service<Request<B>, Response = Response<TB>>,
     T::Error: Into<BoxError>,

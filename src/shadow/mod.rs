@@ -95,6 +95,7 @@ mod service;
 
 pub use self::body::{RequestBody, ResponseBody};
 pub use self::config::{MarkerConfig, SamplerConfig, ShadowConfig};
+pub(crate) use self::fork::call;
 pub use self::future::ResponseFuture;
 pub use self::layer::{Builder, ShadowLayer, CORRELATION_HEADER, MARKER_HEADER};
 pub use self::service::Shadow;
