@@ -16,6 +16,7 @@
 //! - [`policy`]: what to do about the health: hold, shift, promote, roll back.
 //! - [`rollout`]: the controller that applies those decisions, stage by stage.
 //! - [`config`]: the whole stack from one JSON document, every field checked.
+//! - [`fleet`]: one rollout decision for many replicas, through a shared store (Redis) or Prometheus.
 //! - [`synthetic`]: production-shaped synthetic traffic to rehearse a candidate, and capacity hints.
 //! - [`chaos`]: injected latency, errors and aborts, to check the policies catch them.
 //!
@@ -55,6 +56,8 @@
 //!   [`RouteTemplate`](health::RouteTemplate).
 //! - `grpc`: `compare::GrpcComparator`, gRPC answers compared message by
 //!   message, field by field by name from protobuf descriptors.
+//! - `redis`: `fleet::RedisStore`, a fleet's shared state on Redis.
+//! - `prometheus`: `fleet::PrometheusSource` and `fleet::PrometheusPolicy`, judging a fleet from the Prometheus HTTP API.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -70,6 +73,7 @@ pub mod chaos;
 pub mod compare;
 pub mod config;
 pub mod exchange;
+pub mod fleet;
 pub mod health;
 pub mod mask;
 pub mod policy;

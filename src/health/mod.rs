@@ -40,12 +40,14 @@
 //! # }
 //! ```
 
+mod aggregate;
 mod config;
 mod endpoint;
 pub mod names;
 mod snapshot;
 mod window;
 
+pub use self::aggregate::{AggregateError, HealthAggregate};
 pub use self::config::HealthConfig;
 pub use self::endpoint::{EndpointKey, RouteTemplate};
 pub use self::snapshot::{
@@ -54,8 +56,9 @@ pub use self::snapshot::{
     LATENCY_SLACK_MS, TOP_DIFFERENCES,
 };
 
-use self::snapshot::sort_reports;
-use self::window::{EndpointStats, Limits, Window};
+use self::window::{Limits, Window};
+#[cfg(feature = "prometheus")]
+pub(crate) use self::{snapshot::sort_reports, window::Counts};
 use crate::compare::Comparison;
 use crate::exchange::{ErrorKind, Exchange};
 use parking_lot::Mutex;
@@ -257,6 +260,16 @@ pub enum SkipReason {
 
 impl SkipReason {
     pub(crate) const COUNT: usize = 7;
+    /// Every reason, in index order.
+    pub(crate) const ALL: [SkipReason; Self::COUNT] = [
+        Self::Method,
+        Self::Oversize,
+        Self::Overloaded,
+        Self::Incomplete,
+        Self::NoRuntime,
+        Self::Comparator,
+        Self::Streaming,
+    ];
     /// The reason's name, as used in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -308,51 +321,8 @@ impl Health {
                 window.merged(),
             )
         };
-        let (layer, endpoints) = (&merged.layer, &merged.endpoints);
-        let noise = &self.inner.noise;
-        let mut all = EndpointStats::default();
-        let mut per_endpoint = std::collections::BTreeMap::new();
-        let mut top_differences = Vec::new();
-        let mut dismissed = Vec::new();
-        for (name, stats) in endpoints {
-            let snapshot = EndpointSnapshot::of(name, stats, noise);
-            top_differences.extend(snapshot.top_differences.iter().cloned());
-            dismissed.extend(snapshot.noise.iter().cloned());
-            per_endpoint.insert(name.clone(), snapshot);
-            all.merge_figures(stats);
-        }
-        sort_reports(&mut top_differences);
-        top_differences.truncate(TOP_DIFFERENCES);
-        sort_reports(&mut dismissed);
-        let overall = EndpointSnapshot::of("", &all, noise);
-        let snapshot = HealthSnapshot {
-            window_secs,
-            sampled: layer.sampled,
-            skipped: layer.skipped.iter().sum(),
-            skipped_reasons: SkippedReasons::of(&layer.skipped),
-            pairs: overall.pairs,
-            equivalent: overall.equivalent,
-            different: overall.different,
-            baseline_errors: overall.baseline_errors,
-            candidate_errors: overall.candidate_errors,
-            candidate_timeouts: all.counts.candidate_timeouts,
-            candidate_panics: all.counts.candidate_panics,
-            noise_pairs: overall.noise_pairs,
-            in_flight: self.inner.pending.load(Ordering::Relaxed) as u64,
-            baseline_latency: overall.baseline_latency,
-            candidate_latency: overall.candidate_latency,
-            latency_bins: LatencyBins::of(all.latency.as_ref()),
-            top_differences,
-            noise: dismissed,
-            endpoints: per_endpoint,
-            kpis: merged
-                .kpis
-                .iter()
-                .map(|(name, stats)| (name.clone(), KpiSnapshot::of(stats)))
-                .collect(),
-            score: overall.score,
-            score_parts: overall.score_parts,
-        };
+        let in_flight = self.inner.pending.load(Ordering::Relaxed) as u64;
+        let snapshot = HealthSnapshot::of(window_secs, &merged, &self.inner.noise, in_flight);
         metrics::gauge!(names::SCORE).set(snapshot.score);
         snapshot
     }

@@ -1,4 +1,4 @@
-use super::window::{Counts, EndpointStats, KpiStats, Latency};
+use super::window::{Counts, EndpointStats, KpiStats, Latency, Merged};
 use super::NoiseThresholds;
 use crate::compare::{DiffKind, Difference};
 use hdrhistogram::Histogram;
@@ -85,6 +85,61 @@ pub struct HealthSnapshot {
     pub score: f64,
     /// The inputs of `score`.
     pub score_parts: ScoreParts,
+}
+
+impl HealthSnapshot {
+    /// The snapshot of a merged window (one replica's, or a fleet's).
+    pub(crate) fn of(
+        window_secs: f64,
+        merged: &Merged,
+        noise: &NoiseThresholds,
+        in_flight: u64,
+    ) -> Self {
+        let (layer, endpoints) = (&merged.layer, &merged.endpoints);
+        let mut all = EndpointStats::default();
+        let mut per_endpoint = std::collections::BTreeMap::new();
+        let mut top_differences = Vec::new();
+        let mut dismissed = Vec::new();
+        for (name, stats) in endpoints {
+            let snapshot = EndpointSnapshot::of(name, stats, noise);
+            top_differences.extend(snapshot.top_differences.iter().cloned());
+            dismissed.extend(snapshot.noise.iter().cloned());
+            per_endpoint.insert(name.clone(), snapshot);
+            all.merge_figures(stats);
+        }
+        sort_reports(&mut top_differences);
+        top_differences.truncate(TOP_DIFFERENCES);
+        sort_reports(&mut dismissed);
+        let overall = EndpointSnapshot::of("", &all, noise);
+        HealthSnapshot {
+            window_secs,
+            sampled: layer.sampled,
+            skipped: layer.skipped.iter().sum(),
+            skipped_reasons: SkippedReasons::of(&layer.skipped),
+            pairs: overall.pairs,
+            equivalent: overall.equivalent,
+            different: overall.different,
+            baseline_errors: overall.baseline_errors,
+            candidate_errors: overall.candidate_errors,
+            candidate_timeouts: all.counts.candidate_timeouts,
+            candidate_panics: all.counts.candidate_panics,
+            noise_pairs: overall.noise_pairs,
+            in_flight,
+            baseline_latency: overall.baseline_latency,
+            candidate_latency: overall.candidate_latency,
+            latency_bins: LatencyBins::of(all.latency.as_ref()),
+            top_differences,
+            noise: dismissed,
+            endpoints: per_endpoint,
+            kpis: merged
+                .kpis
+                .iter()
+                .map(|(name, stats)| (name.clone(), KpiSnapshot::of(stats)))
+                .collect(),
+            score: overall.score,
+            score_parts: overall.score_parts,
+        }
+    }
 }
 
 /// The figures of one endpoint over the window.
@@ -341,7 +396,11 @@ impl Default for ScoreParts {
 }
 
 impl ScoreParts {
-    fn of(counts: &Counts, baseline: &LatencySummary, candidate: &LatencySummary) -> Self {
+    pub(crate) fn of(
+        counts: &Counts,
+        baseline: &LatencySummary,
+        candidate: &LatencySummary,
+    ) -> Self {
         if counts.pairs == 0 {
             return Self::default();
         }

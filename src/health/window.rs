@@ -5,6 +5,7 @@ use super::SkipReason;
 use crate::compare::{DiffKind, Difference};
 use hashbrown::HashMap;
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -26,7 +27,7 @@ pub(crate) struct Limits {
 
 /// Counts for one endpoint (or, for `sampled` and `skipped`, the whole
 /// layer: those are known before the endpoint matters).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Counts {
     pub(crate) sampled: u64,
     pub(crate) skipped: [u64; SkipReason::COUNT],
@@ -57,7 +58,7 @@ impl Counts {
 
 /// How often one path differed: against the candidate (`raw`) and between
 /// two instances of the stable version (`noise`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct PathStats {
     pub(crate) kind: DiffKind,
     pub(crate) raw: u64,
@@ -73,7 +74,7 @@ pub(crate) struct Latency {
 }
 
 impl Latency {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let histogram = || Histogram::new(SIGFIG).expect("2 significant figures are supported");
         Self {
             baseline: histogram(),
@@ -166,7 +167,7 @@ impl EndpointStats {
 }
 
 /// Count, sum and maximum of one KPI on one side.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct KpiStats {
     pub(crate) count: u64,
     pub(crate) sum: f64,
@@ -329,24 +330,36 @@ impl Window {
     pub(crate) fn merged(&self) -> Merged {
         let mut merged = Merged::default();
         for bucket in self.live() {
-            merged.layer.add(&bucket.layer);
-            for (name, [baseline, candidate]) in &bucket.kpis {
-                let [b, c] = merged.kpis.entry(name.clone()).or_default();
-                b.add(baseline);
-                c.add(candidate);
-            }
-            for (name, stats) in &bucket.endpoints {
-                merged.endpoints.entry(name.clone()).or_default().add(stats);
-            }
+            merged.add(&bucket.layer, &bucket.kpis, &bucket.endpoints);
         }
         merged
     }
 }
 
-/// A window's buckets added up.
-#[derive(Debug, Default)]
+/// A window's buckets added up (or several replicas' windows).
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Merged {
     pub(crate) layer: Counts,
     pub(crate) kpis: HashMap<String, [KpiStats; 2]>,
     pub(crate) endpoints: HashMap<String, EndpointStats>,
+}
+
+impl Merged {
+    /// Adds one bucket's (or one replica's) figures.
+    pub(crate) fn add(
+        &mut self,
+        layer: &Counts,
+        kpis: &HashMap<String, [KpiStats; 2]>,
+        endpoints: &HashMap<String, EndpointStats>,
+    ) {
+        self.layer.add(layer);
+        for (name, [baseline, candidate]) in kpis {
+            let [b, c] = self.kpis.entry(name.clone()).or_default();
+            b.add(baseline);
+            c.add(candidate);
+        }
+        for (name, stats) in endpoints {
+            self.endpoints.entry(name.clone()).or_default().add(stats);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -37,6 +37,16 @@ struct Inner {
     adaptive: Option<AdaptiveShadowing>,
     max_events: usize,
     state: Mutex<State>,
+    applied: watch::Sender<Applied>,
+}
+
+/// The stage and weight after the last applied change, and who made it:
+/// what a fleet [`Replica`](crate::fleet::Replica) writes to its store.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Applied {
+    pub(crate) stage: Stage,
+    pub(crate) weight: f64,
+    pub(crate) actor: Actor,
 }
 
 #[derive(Debug)]
@@ -248,6 +258,11 @@ impl Builder {
                 adaptive: self.adaptive,
                 max_events: self.max_events,
                 state: Mutex::new(state),
+                applied: watch::Sender::new(Applied {
+                    stage: Stage::Shadow,
+                    weight: 0.0,
+                    actor: Actor::Controller,
+                }),
             }),
         };
         rollout.export(Stage::Shadow, 0.0);
@@ -513,6 +528,11 @@ impl Rollout {
             while state.events.len() > self.inner.max_events {
                 state.events.pop_front();
             }
+            self.inner.applied.send_replace(Applied {
+                stage: change.to,
+                weight: change.weight,
+                actor: change.actor,
+            });
         }
         self.export(change.to, change.weight);
         tracing::info!(from = %from, to = %change.to, weight = change.weight, "{}", event.message);
@@ -522,6 +542,48 @@ impl Rollout {
             }
         }
         event
+    }
+
+    /// Follows the fleet: moves to the stage and weight a fleet store holds
+    /// (another replica's decision), logged as the controller's event, with
+    /// no alert (the deciding replica alerted).
+    pub(crate) fn follow(&self, stage: Stage, weight: f64, revision: u64) {
+        let (from, before) = (self.stage(), self.inner.weights.canary());
+        if from == stage && before == crate::router::clamp_weight(weight) {
+            return;
+        }
+        self.apply(
+            from,
+            before,
+            Change {
+                to: stage,
+                weight: crate::router::clamp_weight(weight),
+                decision: Decision::Hold,
+                message: format!(
+                    "followed the fleet (revision {revision}): {stage} at {:.1} %",
+                    weight * 100.0
+                ),
+                actor: Actor::Controller,
+                evidence: Evidence::default(),
+                alert: false,
+            },
+        );
+    }
+
+    /// Every change applied from now on, for a fleet replica to write out.
+    pub(crate) fn applied(&self) -> watch::Receiver<Applied> {
+        self.inner.applied.subscribe()
+    }
+
+    /// How often the policy is consulted.
+    pub(crate) fn interval(&self) -> Duration {
+        self.inner.interval
+    }
+
+    /// Forgets the policy's history: a replica taking control starts its
+    /// judgement afresh.
+    pub(crate) fn reset_policy(&self) {
+        self.inner.policy.lock().reset();
     }
 
     fn export(&self, stage: Stage, weight: f64) {

@@ -56,6 +56,7 @@ mod stage;
 
 pub use self::alert::{AlertSink, TracingAlerts};
 pub use self::config::{AdaptiveShadowing, RolloutConfig};
+pub(crate) use self::controller::Applied;
 pub use self::controller::{Builder, Rollout, RolloutError, RolloutHandle, VersionInfo};
 pub(crate) use self::event::now_ms;
 pub use self::event::{Actor, Event};
