@@ -188,21 +188,31 @@ pub(crate) fn unit_point(seed: u64, bytes: &[u8]) -> f64 {
     (stable_hash(seed, bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A lock-free SplitMix64 stream; seeded, it is reproducible.
+/// Where random draws come from: the calling thread's generator (no state
+/// shared between threads, so cores never contend for it), or, once
+/// seeded, one lock-free SplitMix64 stream shared by every thread, which is
+/// reproducible in the order of the calls.
 #[derive(Debug)]
-struct Stream(AtomicU64);
+struct Stream(Option<AtomicU64>);
 
 impl Stream {
+    fn thread() -> Self {
+        Self(None)
+    }
+
     fn new(seed: u64) -> Self {
-        Self(AtomicU64::new(seed))
+        Self(Some(AtomicU64::new(seed)))
     }
 
     fn next(&self) -> u64 {
-        mix64(
-            self.0
-                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-                .wrapping_add(0x9e37_79b9_7f4a_7c15),
-        )
+        match &self.0 {
+            None => rand::random(),
+            Some(state) => mix64(
+                state
+                    .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+                    .wrapping_add(0x9e37_79b9_7f4a_7c15),
+            ),
+        }
     }
 }
 
@@ -231,11 +241,15 @@ impl Random {
     pub fn percent(percent: f64) -> Self {
         Self {
             threshold: threshold(percent),
-            stream: Stream::new(rand::random()),
+            stream: Stream::thread(),
         }
     }
 
     /// Makes the decisions reproducible: the same seed, the same sequence.
+    ///
+    /// Unseeded, each thread draws from its own generator, so the cores
+    /// serving requests never contend; seeded, every thread draws from one
+    /// shared stream (an atomic add per decision), for tests and replays.
     #[must_use]
     pub fn seed(self, seed: u64) -> Self {
         Self {
@@ -530,7 +544,7 @@ impl Adaptive {
     pub fn new(percent: f64) -> Self {
         Self {
             percent: Arc::new(AtomicU64::new(clamp_percent(percent).to_bits())),
-            stream: Arc::new(Stream::new(rand::random())),
+            stream: Arc::new(Stream::thread()),
         }
     }
 

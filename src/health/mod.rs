@@ -261,6 +261,7 @@ pub enum SkipReason {
 impl SkipReason {
     pub(crate) const COUNT: usize = 7;
     /// Every reason, in index order.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) const ALL: [SkipReason; Self::COUNT] = [
         Self::Method,
         Self::Oversize,
