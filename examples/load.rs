@@ -53,8 +53,8 @@ use tower_shadow::shadow::ShadowLayer;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The server variants, in the order each round measures them.
-const VARIANTS: [&str; 6] = [
-    "bare", "full-0", "full-1", "full-100", "slow-100", "fail-100",
+const VARIANTS: [&str; 7] = [
+    "bare", "mapped", "full-0", "full-1", "full-100", "slow-100", "fail-100",
 ];
 const ENDPOINTS: [&str; 2] = ["/hello", "/json"];
 
@@ -121,6 +121,16 @@ fn serve(name: &str) -> Result<(), Error> {
         let (percent, candidate) = match name {
             "bare" => {
                 axum::serve(listener, app(None, false, false)).await?;
+                return Ok(());
+            }
+            // A control: the app served exactly as the stack is (one
+            // service through `Shared`, the response mapped to axum's),
+            // without tower-shadow; how far it lands from `bare` shows how
+            // much two processes of the same server differ.
+            "mapped" => {
+                let app = app(None, false, false);
+                let app = ServiceExt::<Request<Body>>::map_response(app, IntoResponse::into_response);
+                axum::serve(listener, Shared::new(app)).await?;
                 return Ok(());
             }
             "full-0" => (0.0, app(None, false, false)),
