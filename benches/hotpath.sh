@@ -7,7 +7,7 @@
 #   benches/hotpath.sh [REQUESTS]     (default 2000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || apt-get install -y valgrind
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y valgrind; }
 n="${1:-2000}"
 cargo build --quiet --release --example hotpath
 bin="${CARGO_TARGET_DIR:-target}/release/examples/hotpath"

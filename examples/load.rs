@@ -399,7 +399,8 @@ async fn wrk(
         .arg(format!("{}s", duration.as_secs().max(1)))
         .arg(format!("http://{addr}{path}"))
         .output()
-        .await?;
+        .await
+        .map_err(|e| format!("cannot run wrk ({e}); install it: apt-get install -y wrk"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(format!("wrk failed: {text}").into());
