@@ -405,14 +405,16 @@ async fn wrk(
     if !output.status.success() {
         return Err(format!("wrk failed: {text}").into());
     }
-    // "50%  200.00us", "99%    1.23ms"
-    let quantile = |label: &str| -> Result<f64, Error> {
-        let value = text
-            .lines()
+    // What follows `label` on the line that starts with it.
+    let after = |label: &str| {
+        text.lines()
             .map(str::trim)
             .find_map(|l| l.strip_prefix(label))
-            .ok_or_else(|| format!("no {label} line in wrk's output"))?
-            .trim();
+            .map(str::trim)
+    };
+    // "50%  200.00us", "99%    1.23ms"
+    let quantile = |label: &str| -> Result<f64, Error> {
+        let value = after(label).ok_or_else(|| format!("no {label} line in wrk's output"))?;
         let (number, unit) = value.split_at(
             value
                 .find(|c: char| c.is_alphabetic())
@@ -426,26 +428,16 @@ async fn wrk(
         };
         Ok(number.parse::<f64>()? * scale)
     };
-    let figure = |label: &str| -> Result<u64, Error> {
-        Ok(text
-            .lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(label))
-            .map_or(Ok(0), |v| {
-                v.trim().split(',').next().unwrap_or("0").trim().parse()
-            })?)
-    };
+    // "  123456 requests in 5.00s, 12.3MB read"
     let total = text
         .lines()
-        .find_map(|l| {
-            l.split(" requests in ")
-                .next()
-                .filter(|_| l.contains(" requests in "))
-        })
+        .find_map(|l| l.split_once(" requests in "))
         .ok_or("no request count in wrk's output")?
+        .0
         .trim()
         .parse::<u64>()?;
-    let errors = figure("Non-2xx or 3xx responses:")?;
+    // Only present when some answers were not 2xx or 3xx.
+    let errors = after("Non-2xx or 3xx responses:").map_or(Ok(0), str::parse)?;
     let mut run = Run::new();
     run.ok = total.saturating_sub(errors);
     run.errors = errors;
