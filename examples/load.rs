@@ -146,10 +146,13 @@ fn serve(name: &str) -> Result<(), Error> {
         let stack = rollout.service_with(app(None, false, false), layer);
         let stack = ServiceExt::<Request<Body>>::map_response(stack, IntoResponse::into_response);
         let health = rollout.health().clone();
+        let watched = rollout.clone();
         let stats = get(move || async move {
             let s = health.snapshot();
             format!(
-                "sampled {} skipped {} (overloaded {}) pairs {} candidate errors {} timeouts {} in flight {}",
+                "stage {:?} canary weight {} sampled {} skipped {} (overloaded {}) pairs {} candidate errors {} timeouts {} in flight {}",
+                watched.stage(),
+                watched.weights().canary(),
                 s.sampled,
                 s.skipped,
                 s.skipped_reasons.overloaded,

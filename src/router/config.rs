@@ -73,7 +73,7 @@ impl RouterConfig {
 
     /// Applies the settings to a router made elsewhere (e.g. by
     /// [`Rollout::service`](crate::rollout::Rollout::service)).
-    pub(crate) fn apply<S, C>(
+    pub(crate) fn apply<S, C: Clone>(
         &self,
         router: WeightedRouter<S, C>,
     ) -> Result<WeightedRouter<S, C>, ConfigError> {

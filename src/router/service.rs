@@ -4,6 +4,7 @@ use super::{Version, Weights};
 use crate::sample::unit_point;
 use http::{Request, Response};
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::ServiceExt;
 use tower_service::Service;
@@ -24,11 +25,29 @@ use tower_service::Service;
 /// stable ones.
 pub struct WeightedRouter<S, C> {
     stable: S,
+    /// What every clone shares: one reference count per clone, since
+    /// servers such as `axum::serve` clone the service for each request.
+    shared: Arc<Shared<C>>,
+    /// Whether `stable` has been readied by `poll_ready` and not called since.
+    stable_ready: bool,
+}
+
+/// The canary, the weights and the sticky key, shared by every clone of a
+/// router. The canary is cloned out of it only for the requests it takes.
+struct Shared<C> {
     canary: C,
     weights: Weights,
     sticky: Option<StickyKey>,
-    /// Whether `stable` has been readied by `poll_ready` and not called since.
-    stable_ready: bool,
+}
+
+impl<C: Clone> Clone for Shared<C> {
+    fn clone(&self) -> Self {
+        Self {
+            canary: self.canary.clone(),
+            weights: self.weights.clone(),
+            sticky: self.sticky.clone(),
+        }
+    }
 }
 
 impl<S, C> WeightedRouter<S, C> {
@@ -45,9 +64,11 @@ impl<S, C> WeightedRouter<S, C> {
     ) -> Self {
         Self {
             stable,
-            canary,
-            weights,
-            sticky,
+            shared: Arc::new(Shared {
+                canary,
+                weights,
+                sticky,
+            }),
             stable_ready: false,
         }
     }
@@ -59,7 +80,7 @@ impl<S, C> WeightedRouter<S, C> {
 
     /// The weights this router reads.
     pub fn weights(&self) -> &Weights {
-        &self.weights
+        &self.shared.weights
     }
 
     /// The stable service.
@@ -74,7 +95,7 @@ impl<S, C> WeightedRouter<S, C> {
 
     /// The canary service.
     pub fn canary_ref(&self) -> &C {
-        &self.canary
+        &self.shared.canary
     }
 
     /// Consumes `self`, returning the stable service.
@@ -84,21 +105,24 @@ impl<S, C> WeightedRouter<S, C> {
 
     /// Routes by `key` instead of at random (see
     /// [`WeightedRouterLayer::sticky`](super::WeightedRouterLayer::sticky)).
-    pub(crate) fn with_sticky(mut self, key: Option<StickyKey>) -> Self {
-        self.sticky = key;
+    pub(crate) fn with_sticky(mut self, key: Option<StickyKey>) -> Self
+    where
+        C: Clone,
+    {
+        Arc::make_mut(&mut self.shared).sticky = key;
         self
     }
 
     /// Which version a request with this head goes to, at the current weight.
     pub(crate) fn choose(&self, head: &http::request::Parts) -> Version {
-        let weight = self.weights.canary();
+        let weight = self.shared.weights.canary();
         if weight <= 0.0 {
             return Version::Stable;
         }
         if weight >= 1.0 {
             return Version::Canary;
         }
-        let point = match self.sticky.as_ref().and_then(|key| key(head)) {
+        let point = match self.shared.sticky.as_ref().and_then(|key| key(head)) {
             Some(key) => unit_point(STICKY_SEED, &key),
             None => rand::random::<f64>(),
         };
@@ -113,13 +137,11 @@ impl<S, C> WeightedRouter<S, C> {
 /// The seed of the sticky hash, fixed so every replica places a key alike.
 const STICKY_SEED: u64 = 0x7368_6164_6f77;
 
-impl<S: Clone, C: Clone> Clone for WeightedRouter<S, C> {
+impl<S: Clone, C> Clone for WeightedRouter<S, C> {
     fn clone(&self) -> Self {
         Self {
             stable: self.stable.clone(),
-            canary: self.canary.clone(),
-            weights: self.weights.clone(),
-            sticky: self.sticky.clone(),
+            shared: Arc::clone(&self.shared),
             // A clone has its own readiness to drive.
             stable_ready: false,
         }
@@ -130,9 +152,9 @@ impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for WeightedRouter<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeightedRouter")
             .field("stable", &self.stable)
-            .field("canary", &self.canary)
-            .field("weights", &self.weights)
-            .field("sticky", &self.sticky.is_some())
+            .field("canary", &self.shared.canary)
+            .field("weights", &self.shared.weights)
+            .field("sticky", &self.shared.sticky.is_some())
             .finish()
     }
 }
@@ -164,7 +186,7 @@ where
                 ResponseFuture::stable(self.stable.call(req))
             }
             Version::Stable => ResponseFuture::stable_later(self.stable.clone().oneshot(req)),
-            Version::Canary => ResponseFuture::canary(self.canary.clone().oneshot(req)),
+            Version::Canary => ResponseFuture::canary(self.shared.canary.clone().oneshot(req)),
         }
     }
 }

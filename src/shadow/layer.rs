@@ -1,3 +1,5 @@
+use super::fork::Roles;
+use super::service::Parts;
 use super::Shadow;
 use crate::compare::{Comparator, Standard};
 use crate::health::{EndpointKey, Health, RouteTemplate};
@@ -23,9 +25,7 @@ pub const MARKER_HEADER: &str = "x-shadow";
 ///
 /// See the [module docs](super) for the flow and the guarantees.
 pub struct ShadowLayer<T> {
-    shadow: T,
-    secondary: Option<T>,
-    config: Arc<Config>,
+    parts: Arc<Parts<T>>,
 }
 
 impl<T> ShadowLayer<T> {
@@ -42,7 +42,7 @@ impl<T> ShadowLayer<T> {
 
     /// The [`Health`] this layer records into.
     pub fn health(&self) -> Health {
-        self.config.health.clone()
+        self.parts.config.health.clone()
     }
 
     /// Splits live traffic between `stable` and this layer's shadow service
@@ -71,27 +71,27 @@ impl<T> ShadowLayer<T> {
         S: Clone,
         T: Clone,
     {
-        let to_stable = Shadow::from_parts(
-            stable.clone(),
-            self.shadow.clone(),
-            self.secondary,
-            Arc::clone(&self.config),
-        );
-        let to_canary = Shadow::swapped(self.shadow, stable, None, self.config);
+        // The copy of a canary request goes to stable, with no secondary.
+        let swapped = Parts {
+            shadow: stable.clone(),
+            secondary: None,
+            roles: Roles::PrimaryIsCandidate,
+            config: Arc::clone(&self.parts.config),
+        };
+        let to_canary = Shadow::from_parts(self.parts.shadow.clone(), Arc::new(swapped));
+        let to_stable = Shadow::from_parts(stable, self.parts);
         WeightedRouter::new(to_stable, to_canary, weights)
     }
 
-    pub(crate) fn into_parts(self) -> (T, Option<T>, Arc<Config>) {
-        (self.shadow, self.secondary, self.config)
+    pub(crate) fn into_parts(self) -> Arc<Parts<T>> {
+        self.parts
     }
 }
 
-impl<T: Clone> Clone for ShadowLayer<T> {
+impl<T> Clone for ShadowLayer<T> {
     fn clone(&self) -> Self {
         Self {
-            shadow: self.shadow.clone(),
-            secondary: self.secondary.clone(),
-            config: Arc::clone(&self.config),
+            parts: Arc::clone(&self.parts),
         }
     }
 }
@@ -99,21 +99,16 @@ impl<T: Clone> Clone for ShadowLayer<T> {
 impl<T> fmt::Debug for ShadowLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShadowLayer")
-            .field("config", &self.config)
+            .field("config", &self.parts.config)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, T: Clone> Layer<S> for ShadowLayer<T> {
+impl<S, T> Layer<S> for ShadowLayer<T> {
     type Service = Shadow<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Shadow::from_parts(
-            inner,
-            self.shadow.clone(),
-            self.secondary.clone(),
-            Arc::clone(&self.config),
-        )
+        Shadow::from_parts(inner, Arc::clone(&self.parts))
     }
 }
 
@@ -327,9 +322,12 @@ impl<T> Builder<T> {
     /// Builds the layer.
     pub fn build(self) -> ShadowLayer<T> {
         ShadowLayer {
-            shadow: self.shadow,
-            secondary: self.secondary,
-            config: Arc::new(self.config),
+            parts: Arc::new(Parts {
+                shadow: self.shadow,
+                secondary: self.secondary,
+                roles: Roles::PrimaryIsStable,
+                config: Arc::new(self.config),
+            }),
         }
     }
 }

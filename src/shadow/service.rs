@@ -25,41 +25,27 @@ use tower_service::Service;
 /// See the [module docs](super) for the flow and the guarantees.
 pub struct Shadow<S, T> {
     inner: S,
-    shadow: T,
-    secondary: Option<T>,
-    roles: Roles,
-    config: Arc<Config>,
+    /// One reference count per clone: servers such as `axum::serve` clone
+    /// the service for each request.
+    parts: Arc<Parts<T>>,
+}
+
+/// What every clone of a [`Shadow`] (and its [`ShadowLayer`]) shares.
+pub(crate) struct Parts<T> {
+    pub(crate) shadow: T,
+    pub(crate) secondary: Option<T>,
+    pub(crate) roles: Roles,
+    pub(crate) config: Arc<Config>,
 }
 
 impl<S, T> Shadow<S, T> {
     /// Wraps `inner`, shadowing to `shadow` with the default settings.
     pub fn new(inner: S, shadow: T) -> Self {
-        let (shadow, secondary, config) = ShadowLayer::new(shadow).into_parts();
-        Self::from_parts(inner, shadow, secondary, config)
+        Self::from_parts(inner, ShadowLayer::new(shadow).into_parts())
     }
 
-    pub(crate) fn from_parts(
-        inner: S,
-        shadow: T,
-        secondary: Option<T>,
-        config: Arc<Config>,
-    ) -> Self {
-        Self {
-            inner,
-            shadow,
-            secondary,
-            roles: Roles::PrimaryIsStable,
-            config,
-        }
-    }
-
-    /// A `Shadow` whose primary is the candidate and whose shadow is the
-    /// stable version: pairs are recorded the other way round.
-    pub(crate) fn swapped(inner: S, shadow: T, secondary: Option<T>, config: Arc<Config>) -> Self {
-        Self {
-            roles: Roles::PrimaryIsCandidate,
-            ..Self::from_parts(inner, shadow, secondary, config)
-        }
+    pub(crate) fn from_parts(inner: S, parts: Arc<Parts<T>>) -> Self {
+        Self { inner, parts }
     }
 
     /// A layer wrapping services in `Shadow`, with the default settings.
@@ -69,7 +55,7 @@ impl<S, T> Shadow<S, T> {
 
     /// The [`Health`](crate::health::Health) this service records into.
     pub fn health(&self) -> crate::health::Health {
-        self.config.health.clone()
+        self.parts.config.health.clone()
     }
 
     /// The primary service.
@@ -84,7 +70,7 @@ impl<S, T> Shadow<S, T> {
 
     /// The shadow service.
     pub fn shadow_ref(&self) -> &T {
-        &self.shadow
+        &self.parts.shadow
     }
 
     /// Consumes `self`, returning the primary service.
@@ -93,14 +79,11 @@ impl<S, T> Shadow<S, T> {
     }
 }
 
-impl<S: Clone, T: Clone> Clone for Shadow<S, T> {
+impl<S: Clone, T> Clone for Shadow<S, T> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shadow: self.shadow.clone(),
-            secondary: self.secondary.clone(),
-            roles: self.roles,
-            config: Arc::clone(&self.config),
+            parts: Arc::clone(&self.parts),
         }
     }
 }
@@ -109,8 +92,8 @@ impl<S: fmt::Debug, T: fmt::Debug> fmt::Debug for Shadow<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shadow")
             .field("inner", &self.inner)
-            .field("shadow", &self.shadow)
-            .field("config", &self.config)
+            .field("shadow", &self.parts.shadow)
+            .field("config", &self.parts.config)
             .finish()
     }
 }
@@ -145,7 +128,8 @@ where
         let (head, body) = req.into_parts();
         // A request that is itself a shadow copy is not shadowed again, so
         // two services using the layer never multiply traffic.
-        if !self.config.sampler.sample(&head) || head.headers.contains_key(&self.config.marker.0) {
+        let config = &self.parts.config;
+        if !config.sampler.sample(&head) || head.headers.contains_key(&config.marker.0) {
             let req = Request::from_parts(head, RequestBody::passthrough(body));
             return ResponseFuture::new(self.inner.call(req), None);
         }
@@ -177,7 +161,8 @@ impl<S, T> Shadow<S, T> {
         ShadowBody: Body<Data = Bytes> + Send + 'static,
         ShadowBody::Error: Into<BoxError>,
     {
-        let config = &self.config;
+        let parts = &*self.parts;
+        let config = &parts.config;
         config.health.record_sampled();
         let slot = match admit(config, &head) {
             Ok(slot) => slot,
@@ -200,7 +185,7 @@ impl<S, T> Shadow<S, T> {
         let mut copy = copy_head(&head);
         copy.headers
             .insert(config.marker.0.clone(), config.marker.1.clone());
-        if self.roles == Roles::PrimaryIsStable {
+        if parts.roles == Roles::PrimaryIsStable {
             // The copy goes to the candidate: keep secrets out of it.
             config.masker.mask_headers(&mut copy.headers);
         }
@@ -209,9 +194,9 @@ impl<S, T> Shadow<S, T> {
         let (primary_tx, primary_rx) = oneshot::channel();
         let body = RequestBody::teed(body, config.max_body_bytes, body_tx);
         let fork = Fork {
-            roles: self.roles,
-            shadow: self.shadow.clone(),
-            secondary: self.secondary.clone(),
+            roles: parts.roles,
+            shadow: parts.shadow.clone(),
+            secondary: parts.secondary.clone(),
             endpoint: config.endpoint.endpoint(&head),
             request: copy,
             body: body_rx,
