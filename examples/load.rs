@@ -5,27 +5,36 @@
 //!
 //! Every server variant runs in its own process (this binary with `--serve
 //! VARIANT`), so its peak memory can be read from `/proc/PID/status`. All
-//! variants are measured in one run, in rounds, so that drift on the
-//! machine spreads over all of them; the ratios to bare are what counts.
+//! variants are measured in one run, in rounds; every other round runs the
+//! variants (and the endpoints) in reverse order, so that a drift on the
+//! machine favours none of them. The ratios to bare are what counts.
+//!
+//! Each measurement has two parts, after a warm-up with the same generator:
+//!
+//! - **throughput**: every connection sends its next request as soon as the
+//!   answer arrives (closed loop, the machine saturated): requests a second
+//!   and the server's CPU time per request (all its threads, from
+//!   `/proc/PID/task/*/schedstat`);
+//! - **latency**: a fixed total rate (open loop, 20 000 requests a second by
+//!   default, well below every variant's capacity), each connection sending
+//!   on a schedule: p50 and p99. At saturation, latency measures the queue
+//!   more than the server, and its p99 swings with the scheduler.
 //!
 //! ```sh
 //! cargo run --release --example load                # full run, 1M-request soak
-//! cargo run --release --example load -- --quick     # a smoke run, ~20 s
+//! cargo run --release --example load -- --quick     # a smoke run, ~30 s
 //! cargo run --release --example load -- --check     # exit 1 if a target fails
 //! ```
 //!
-//! Flags: `--duration S` (per measurement, default 5), `--warmup S` (1),
-//! `--rounds N` (3), `--connections N` (32), `--client-threads N` (1),
-//! `--soak N` (requests, default 1000000; 0 skips it), `--quick`, `--check`,
-//! `--rate R` (open loop: R requests a second in all, on a fixed schedule,
-//! instead of each connection sending as fast as answers come back),
-//! `--only V,V` (measure only these variants, and `bare`), `--wrk` (load
-//! from wrk, one thread, instead of the built-in client: a lighter
-//! generator leaves more of a shared machine to the server; its p50 and p99
-//! are wrk's, averaged over rounds),
+//! Flags: `--duration S` (each part of a measurement, default 5),
+//! `--warmup S` (1), `--rounds N` (4), `--connections N` (32),
+//! `--client-threads N` (1), `--soak N` (requests, default 1000000; 0
+//! skips it), `--quick`, `--check`, `--rate R` (of the latency part),
+//! `--only V,V` (measure only these variants, and `bare`), `--wrk` (the
+//! throughput part from wrk, one thread, instead of the built-in client: a
+//! lighter generator leaves more of a shared machine to the server),
 //! `--pin` (the server on the last core alone, the generator on the others,
-//! with `taskset`). Each measurement also reports the server's CPU time per
-//! request (all its threads, from `/proc/PID/task/*/schedstat`).
+//! with `taskset`).
 
 use axum::body::Body;
 use axum::response::IntoResponse;
@@ -261,9 +270,6 @@ struct Run {
     latency: Histogram<u64>,
     /// CPU time the server spent (all its threads), when measured.
     server_cpu: Duration,
-    /// With `--wrk`: wrk's p50 and p99 (µs) of each run, summed weighted by
-    /// the run's answers, since wrk gives quantiles, not a histogram.
-    wrk_quantiles: Option<(f64, f64)>,
 }
 
 impl Run {
@@ -274,7 +280,6 @@ impl Run {
             elapsed: Duration::ZERO,
             latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
             server_cpu: Duration::ZERO,
-            wrk_quantiles: None,
         }
     }
 
@@ -283,11 +288,6 @@ impl Run {
         self.errors += other.errors;
         self.elapsed += other.elapsed;
         self.server_cpu += other.server_cpu;
-        if let Some((p50, p99)) = other.wrk_quantiles {
-            let (a, b) = self.wrk_quantiles.get_or_insert((0.0, 0.0));
-            *a += p50;
-            *b += p99;
-        }
         self.latency.add(&other.latency).expect("same bounds");
     }
 
@@ -301,12 +301,9 @@ impl Run {
         self.server_cpu.as_secs_f64() * 1e6 / self.ok.max(1) as f64
     }
 
-    /// The latency quantile `q` in µs; with `--wrk`, only 0.5 and 0.99.
+    /// The latency quantile `q` in µs.
     fn p(&self, q: f64) -> f64 {
-        match self.wrk_quantiles {
-            Some((p50, p99)) => (if q < 0.9 { p50 } else { p99 }) / self.ok.max(1) as f64,
-            None => self.latency.value_at_quantile(q) as f64 / 1000.0,
-        }
+        self.latency.value_at_quantile(q) as f64 / 1000.0
     }
 }
 
@@ -396,7 +393,7 @@ async fn wrk(
     duration: Duration,
 ) -> Result<Run, Error> {
     let output = tokio::process::Command::new("wrk")
-        .args(["-t1", "--latency", "-c"])
+        .args(["-t1", "-c"])
         .arg(connections.to_string())
         .arg("-d")
         .arg(format!("{}s", duration.as_secs().max(1)))
@@ -408,47 +405,21 @@ async fn wrk(
     if !output.status.success() {
         return Err(format!("wrk failed: {text}").into());
     }
-    // What follows `label` on the line that starts with it.
-    let after = |label: &str| {
-        text.lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(label))
-            .map(str::trim)
-    };
-    // "50%  200.00us", "99%    1.23ms"
-    let quantile = |label: &str| -> Result<f64, Error> {
-        let value = after(label).ok_or_else(|| format!("no {label} line in wrk's output"))?;
-        let (number, unit) = value.split_at(
-            value
-                .find(|c: char| c.is_alphabetic())
-                .unwrap_or(value.len()),
-        );
-        let scale = match unit {
-            "us" => 1.0,
-            "ms" => 1e3,
-            "s" => 1e6,
-            other => return Err(format!("unknown wrk unit {other}").into()),
-        };
-        Ok(number.parse::<f64>()? * scale)
-    };
     // "  123456 requests in 5.00s, 12.3MB read"
-    let total = text
+    let (total, rest) = text
         .lines()
         .find_map(|l| l.split_once(" requests in "))
-        .ok_or("no request count in wrk's output")?
-        .0
-        .trim()
-        .parse::<u64>()?;
+        .ok_or("no request count in wrk's output")?;
+    let seconds = rest.split_once('s').ok_or("no time in wrk's output")?.0;
     // Only present when some answers were not 2xx or 3xx.
-    let errors = after("Non-2xx or 3xx responses:").map_or(Ok(0), str::parse)?;
+    let errors = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .map_or(Ok(0), |n| n.trim().parse::<u64>())?;
     let mut run = Run::new();
-    run.ok = total.saturating_sub(errors);
+    run.ok = total.trim().parse::<u64>()?.saturating_sub(errors);
     run.errors = errors;
-    run.elapsed = duration;
-    run.wrk_quantiles = Some((
-        quantile("50%")? * run.ok as f64,
-        quantile("99%")? * run.ok as f64,
-    ));
+    run.elapsed = Duration::from_secs_f64(seconds.parse()?);
     Ok(run)
 }
 
@@ -471,7 +442,8 @@ struct Options {
     client_threads: usize,
     soak: u64,
     check: bool,
-    rate: Option<f64>,
+    /// The fixed rate of the latency runs, requests a second in all.
+    rate: f64,
     /// The core the server is pinned to (`--pin`: the last one).
     pin: Option<usize>,
     /// The variants measured besides `bare` (`--only`); all when empty.
@@ -490,7 +462,7 @@ fn options(args: &[String]) -> Result<Options, Error> {
     let mut o = Options {
         duration: Duration::from_secs(5),
         warmup: Duration::from_secs(1),
-        rounds: 3,
+        rounds: 4,
         connections: 32,
         client_threads: 1,
         soak: 1_000_000,
@@ -498,7 +470,7 @@ fn options(args: &[String]) -> Result<Options, Error> {
         pin: None,
         only: Vec::new(),
         wrk: false,
-        rate: None,
+        rate: 20_000.0,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -514,11 +486,11 @@ fn options(args: &[String]) -> Result<Options, Error> {
             "--only" => o.only = value()?.split(',').map(str::to_owned).collect(),
             "--wrk" => o.wrk = true,
             "--pin" => o.pin = Some(std::thread::available_parallelism()?.get() - 1),
-            "--rate" => o.rate = Some(value()?.parse()?),
+            "--rate" => o.rate = value()?.parse()?,
             "--quick" => {
                 o.duration = Duration::from_secs(1);
                 o.warmup = Duration::from_millis(300);
-                o.rounds = 1;
+                o.rounds = 2;
                 o.soak = 20_000;
             }
             other => return Err(format!("unknown flag {other}").into()),
@@ -559,71 +531,126 @@ fn main() -> Result<(), Error> {
 
 async fn bench(o: Options) -> Result<(), Error> {
     println!(
-        "{} connections, rate {}, {:?} per measurement after {:?} warm-up, {} round(s), client threads {}, cores {}, server pinned to core {:?}",
+        "{} connections; per measurement: {:?} warm-up, {:?} as fast as answers come back ({}), {:?} at {} req/s for latency; {} round(s), client threads {}, cores {}, server pinned to core {:?}",
         o.connections,
-        o.rate.map_or("unlimited".to_owned(), |r| format!("{r} req/s")),
-        o.duration,
         o.warmup,
+        o.duration,
+        if o.wrk { "wrk" } else { "built-in client" },
+        o.duration,
+        o.rate,
         o.rounds,
         o.client_threads,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         o.pin
     );
-    let mut results: Vec<Vec<Run>> = VARIANTS
+    // Per variant and endpoint: the closed-loop runs (throughput, server
+    // CPU) and the fixed-rate runs (latency).
+    let mut results: Vec<Vec<(Run, Run)>> = VARIANTS
         .iter()
-        .map(|_| ENDPOINTS.iter().map(|_| Run::new()).collect())
+        .map(|_| ENDPOINTS.iter().map(|_| (Run::new(), Run::new())).collect())
         .collect();
+    // Requests a second of each round, to set each variant against the
+    // bare server of the same round.
+    let mut per_round = vec![vec![Vec::new(); ENDPOINTS.len()]; VARIANTS.len()];
     for round in 0..o.rounds {
-        for (v, name) in VARIANTS.iter().enumerate() {
+        // Every other round runs backwards, variants and endpoints alike, so
+        // that a drift within a round (or a rollout tick landing on the
+        // second endpoint) favours no variant.
+        let backwards = round % 2 == 1;
+        let variants: Vec<usize> = if backwards {
+            (0..VARIANTS.len()).rev().collect()
+        } else {
+            (0..VARIANTS.len()).collect()
+        };
+        for v in variants {
+            let name = VARIANTS[v];
             if !o.measures(name) {
                 continue;
             }
             let server = Server::start(name, o.pin)?;
-            for (e, path) in ENDPOINTS.iter().enumerate() {
-                let warm = Instant::now() + o.warmup;
-                drive(server.addr, path, o.connections, warm, u64::MAX, o.rate).await?;
-                let until = Instant::now() + o.duration;
+            let endpoints = if backwards { [1, 0] } else { [0, 1] };
+            for e in endpoints {
+                let path = ENDPOINTS[e];
+                let until = |d| Instant::now() + d;
+                // Warm up with the generator that measures.
+                if o.wrk {
+                    wrk(server.addr, path, o.connections, o.warmup).await?;
+                } else {
+                    drive(
+                        server.addr,
+                        path,
+                        o.connections,
+                        until(o.warmup),
+                        u64::MAX,
+                        None,
+                    )
+                    .await?;
+                }
                 let cpu = server.cpu()?;
-                let mut run = if o.wrk {
+                let mut load = if o.wrk {
                     wrk(server.addr, path, o.connections, o.duration).await?
                 } else {
-                    drive(server.addr, path, o.connections, until, u64::MAX, o.rate).await?
+                    drive(
+                        server.addr,
+                        path,
+                        o.connections,
+                        until(o.duration),
+                        u64::MAX,
+                        None,
+                    )
+                    .await?
                 };
-                run.server_cpu = server.cpu()?.saturating_sub(cpu);
+                load.server_cpu = server.cpu()?.saturating_sub(cpu);
+                let at = until(o.duration);
+                let latency =
+                    drive(server.addr, path, o.connections, at, u64::MAX, Some(o.rate)).await?;
                 println!(
-                    "round {} {name:>9} {path:<6} {:>8.0} req/s  p50 {:>7.1} µs  p99 {:>7.1} µs  server CPU {:>5.2} µs/req  errors {}",
+                    "round {} {name:>9} {path:<6} {:>8.0} req/s  server CPU {:>5.2} µs/req  at {} req/s: p50 {:>6.1} µs  p99 {:>6.1} µs  errors {}",
                     round + 1,
-                    run.rps(),
-                    run.p(0.5),
-                    run.p(0.99),
-                    run.cpu_per_request(),
-                    run.errors
+                    load.rps(),
+                    load.cpu_per_request(),
+                    o.rate,
+                    latency.p(0.5),
+                    latency.p(0.99),
+                    load.errors + latency.errors
                 );
-                results[v][e].add(&run);
+                per_round[v][e].push(load.rps());
+                results[v][e].0.add(&load);
+                results[v][e].1.add(&latency);
             }
         }
     }
 
     println!();
-    println!("| variant | endpoint | req/s | p50 | p99 | server CPU/req | req/s vs bare | p99 vs bare | CPU/req vs bare | errors |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| variant | endpoint | req/s | server CPU/req | p50 at {0} req/s | p99 at {0} req/s | req/s vs bare | (rounds: lowest–highest) | CPU/req vs bare | p99 vs bare | errors |",
+        o.rate
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (v, name) in VARIANTS.iter().enumerate() {
         if !o.measures(name) {
             continue;
         }
         for (e, path) in ENDPOINTS.iter().enumerate() {
-            let run = &results[v][e];
-            let bare = &results[0][e];
+            let (load, latency) = &results[v][e];
+            let (bare, bare_latency) = &results[0][e];
+            // The spread of the same ratio taken round by round.
+            let ratios = per_round[v][e]
+                .iter()
+                .zip(&per_round[0][e])
+                .map(|(a, b)| a / b);
+            let low = ratios.clone().fold(f64::INFINITY, f64::min);
+            let high = ratios.fold(0.0, f64::max);
             println!(
-                "| {name} | {path} | {:.0} | {:.0} µs | {:.0} µs | {:.2} µs | {:.3} | {:.3} | {:.3} | {} |",
-                run.rps(),
-                run.p(0.5),
-                run.p(0.99),
-                run.cpu_per_request(),
-                run.rps() / bare.rps(),
-                run.p(0.99) / bare.p(0.99),
-                run.cpu_per_request() / bare.cpu_per_request(),
-                run.errors
+                "| {name} | {path} | {:.0} | {:.2} µs | {:.0} µs | {:.0} µs | {:.3} | {low:.3}–{high:.3} | {:.3} | {:.3} | {} |",
+                load.rps(),
+                load.cpu_per_request(),
+                latency.p(0.5),
+                latency.p(0.99),
+                load.rps() / bare.rps(),
+                load.cpu_per_request() / bare.cpu_per_request(),
+                latency.p(0.99) / bare_latency.p(0.99),
+                load.errors + latency.errors
             );
         }
     }
@@ -632,9 +659,9 @@ async fn bench(o: Options) -> Result<(), Error> {
     let index = |name: &str| VARIANTS.iter().position(|v| *v == name).expect("variant");
     let mut pass = true;
     for (e, path) in ENDPOINTS.iter().enumerate() {
-        let bare = &results[0][e];
-        let one = &results[index("full-1")][e];
-        let fast = &results[index("full-100")][e];
+        let (bare, bare_latency) = &results[0][e];
+        let (one, one_latency) = &results[index("full-1")][e];
+        let fast = &results[index("full-100")][e].1;
         if o.measures("full-1") {
             pass &= target(
                 &format!("{path} throughput at 1 % / bare"),
@@ -644,7 +671,7 @@ async fn bench(o: Options) -> Result<(), Error> {
             );
             pass &= target(
                 &format!("{path} p99 at 1 % / bare"),
-                one.p(0.99) / bare.p(0.99),
+                one_latency.p(0.99) / bare_latency.p(0.99),
                 "≤",
                 1.05,
             );
@@ -653,7 +680,7 @@ async fn bench(o: Options) -> Result<(), Error> {
             if !(o.measures(bad) && o.measures("full-100")) {
                 continue;
             }
-            let run = &results[index(bad)][e];
+            let run = &results[index(bad)][e].1;
             pass &= target(
                 &format!("{path} p99 {bad} / full-100"),
                 run.p(0.99) / fast.p(0.99),

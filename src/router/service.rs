@@ -113,8 +113,9 @@ impl<S, C> WeightedRouter<S, C> {
         self
     }
 
-    /// Which version a request with this head goes to, at the current weight.
-    pub(crate) fn choose(&self, head: &http::request::Parts) -> Version {
+    /// Which version a request goes to, at the current weight. `head` is
+    /// needed only for a sticky key: without one, the request is not split.
+    pub(crate) fn choose(&self, head: Option<&http::request::Parts>) -> Version {
         let weight = self.shared.weights.canary();
         if weight <= 0.0 {
             return Version::Stable;
@@ -122,7 +123,13 @@ impl<S, C> WeightedRouter<S, C> {
         if weight >= 1.0 {
             return Version::Canary;
         }
-        let point = match self.shared.sticky.as_ref().and_then(|key| key(head)) {
+        let key = self
+            .shared
+            .sticky
+            .as_ref()
+            .zip(head)
+            .and_then(|(key, head)| key(head));
+        let point = match key {
             Some(key) => unit_point(STICKY_SEED, &key),
             None => rand::random::<f64>(),
         };
@@ -178,9 +185,12 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (head, body) = req.into_parts();
-        let version = self.choose(&head);
-        let req = Request::from_parts(head, body);
+        let (version, req) = if self.shared.sticky.is_some() {
+            let (head, body) = req.into_parts();
+            (self.choose(Some(&head)), Request::from_parts(head, body))
+        } else {
+            (self.choose(None), req)
+        };
         match version {
             Version::Stable if std::mem::take(&mut self.stable_ready) => {
                 ResponseFuture::stable(self.stable.call(req))
@@ -225,7 +235,7 @@ mod tests {
             weights.set_canary(weight);
             let mut count = 0;
             for (user, was) in users.iter().zip(on_canary.iter_mut()) {
-                let now = router.choose(user) == Version::Canary;
+                let now = router.choose(Some(user)) == Version::Canary;
                 assert!(
                     now || !*was,
                     "a key moved back to stable at weight {weight}"
