@@ -47,7 +47,9 @@ impl<T> Fork<T> {
     {
         let span = tracing::debug_span!(
             "shadow",
-            correlation_id = %String::from_utf8_lossy(id.as_bytes()),
+            // Borrowed, not copied: this runs for every sampled request,
+            // whether or not anything records the span.
+            correlation_id = id.to_str().unwrap_or("(not visible ASCII)"),
             method = %self.request.method,
             uri = %self.request.uri,
         );
