@@ -1,12 +1,6 @@
-use super::generator::{Generator, RunReport};
+use super::generator::{Generator, RunReport, Target};
 use crate::policy::ConfigError;
-use crate::BoxError;
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body::Body;
-use http_body_util::Full;
 use serde::{Deserialize, Serialize};
-use tower_service::Service;
 
 /// The stress steps of a capacity measurement and the thresholds that end
 /// it, and its serde form. Every field may be left out.
@@ -147,14 +141,7 @@ impl Generator {
     /// assert!(hint.reason.unwrap().starts_with("p99"));
     /// # }
     /// ```
-    pub async fn capacity<C, CB>(&self, service: C, config: &CapacityConfig) -> CapacityHint
-    where
-        C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + 'static,
-        C::Future: Send,
-        C::Error: Into<BoxError>,
-        CB: Body<Data = Bytes> + Send + 'static,
-        CB::Error: Into<BoxError>,
-    {
+    pub async fn capacity<C: Target>(&self, service: C, config: &CapacityConfig) -> CapacityHint {
         let mut hint = CapacityHint {
             crossed_at: None,
             sustained: None,

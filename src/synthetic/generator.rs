@@ -22,6 +22,37 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower_service::Service;
 
+/// What the [`Generator`] can load: a service taking the synthetic
+/// requests, cloned for each one and called on spawned tasks, whose errors
+/// and body errors convert into [`BoxError`].
+///
+/// Implemented for every service that fits (axum's `Router`, a
+/// `service_fn`, a boxed service, ...); there is nothing to implement.
+pub trait Target:
+    Service<
+        Request<Full<Bytes>>,
+        Response = Response<<Self as Target>::Body>,
+        Future: Send,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body.
+    type Body: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> Target for S
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Body = B;
+}
+
 /// The settings of a [`Generator`], and its serde form. Every field but
 /// `rate` and one of `duration_secs` / `requests` may be left out.
 ///
@@ -448,19 +479,7 @@ impl Generator {
     /// the answers and records the pair in the [`health`](Self::health)
     /// under the profile's name. Returns when every request is answered
     /// (or timed out).
-    pub async fn run<S, C, SB, CB>(&self, baseline: S, candidate: C) -> RunReport
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<SB>> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Error: Into<BoxError>,
-        SB: Body<Data = Bytes> + Send + 'static,
-        SB::Error: Into<BoxError>,
-        C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + 'static,
-        C::Future: Send,
-        C::Error: Into<BoxError>,
-        CB: Body<Data = Bytes> + Send + 'static,
-        CB::Error: Into<BoxError>,
-    {
+    pub async fn run<S: Target, C: Target>(&self, baseline: S, candidate: C) -> RunReport {
         self.load(Some(baseline), candidate, self.config.stress)
             .await
     }
@@ -486,36 +505,17 @@ impl Generator {
     /// assert_eq!(report.error_rate(), 0.0);
     /// # }
     /// ```
-    pub async fn drive<C, CB>(&self, service: C) -> RunReport
-    where
-        C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + 'static,
-        C::Future: Send,
-        C::Error: Into<BoxError>,
-        CB: Body<Data = Bytes> + Send + 'static,
-        CB::Error: Into<BoxError>,
-    {
+    pub async fn drive<C: Target>(&self, service: C) -> RunReport {
         self.load(None::<C>, service, self.config.stress).await
     }
 
     /// The run itself, at `stress`.
-    pub(super) async fn load<S, C, SB, CB>(
+    pub(super) async fn load<S: Target, C: Target>(
         &self,
         baseline: Option<S>,
         candidate: C,
         stress: f64,
-    ) -> RunReport
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<SB>> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Error: Into<BoxError>,
-        SB: Body<Data = Bytes> + Send + 'static,
-        SB::Error: Into<BoxError>,
-        C: Service<Request<Full<Bytes>>, Response = Response<CB>> + Clone + Send + 'static,
-        C::Future: Send,
-        C::Error: Into<BoxError>,
-        CB: Body<Data = Bytes> + Send + 'static,
-        CB::Error: Into<BoxError>,
-    {
+    ) -> RunReport {
         let config = &self.config;
         let target_rate = config.rate * stress;
         let period = Duration::from_secs_f64(1.0 / target_rate);

@@ -67,7 +67,9 @@ pub use self::capture::{
     Capture, CaptureBody, CaptureBuilder, CaptureConfig, CaptureLayer, Captured,
 };
 pub use self::cluster::{cluster, ClusterConfig, Clustering};
-pub use self::generator::{Generator, GeneratorBuilder, GeneratorConfig, ProfileReport, RunReport};
+pub use self::generator::{
+    Generator, GeneratorBuilder, GeneratorConfig, ProfileReport, RunReport, Target,
+};
 pub use self::profile::{judge_profiles, SyntheticProfile};
 pub use self::shape::RequestShape;
 pub use self::transaction::{
