@@ -17,12 +17,14 @@
 //! document built per request), `/echo` (a POST echoing a 1 KiB body: the
 //! request and response tees).
 
+#[path = "common/bench_app.rs"]
+mod bench_app;
+
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use bench_app::app;
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
+use http::{Method, Request};
 use http_body_util::BodyExt;
 use std::convert::Infallible;
 use tower::util::BoxCloneService;
@@ -36,39 +38,10 @@ use tower_shadow::shadow::ShadowLayer;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Boxed = BoxCloneService<Request<Body>, Response, Infallible>;
 
-/// The application; `fail` makes every answer a 500.
-fn app(fail: bool) -> Router {
-    let status = if fail {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
-    let json = move || async move {
-        let body = serde_json::json!({
-            "id": 42,
-            "name": "item 42",
-            "price": 10.5,
-            "tags": ["a", "b", "c"],
-            "stock": { "warehouse": "north", "count": 17 },
-        });
-        (status, axum::Json(body))
-    };
-    Router::new()
-        .route(
-            "/hello",
-            get(move || async move { (status, "Hello, World!") }),
-        )
-        .route("/json", get(json))
-        .route(
-            "/echo",
-            post(move |body: Bytes| async move { (status, body) }),
-        )
-}
-
 /// The variant's service, and the health to wait on (none for `bare`).
 fn variant(name: &str) -> Result<(Boxed, Option<Health>), Error> {
     let (percent, fail) = match name {
-        "bare" => return Ok((BoxCloneService::new(app(false)), None)),
+        "bare" => return Ok((BoxCloneService::new(app(None, false, false)), None)),
         "full-0" => (0.0, false),
         "full-1" => (1.0, false),
         "full-100" => (100.0, false),
@@ -76,10 +49,10 @@ fn variant(name: &str) -> Result<(Boxed, Option<Health>), Error> {
         other => return Err(format!("unknown variant {other}").into()),
     };
     let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
-    let layer = ShadowLayer::builder(app(fail))
+    let layer = ShadowLayer::builder(app(None, fail, false))
         .methods([Method::GET, Method::POST])
         .sampler(Random::percent(percent).seed(7));
-    let stack = rollout.service_with(app(false), layer);
+    let stack = rollout.service_with(app(None, false, false), layer);
     let stack = ServiceExt::<Request<Body>>::map_response(stack, IntoResponse::into_response);
     Ok((BoxCloneService::new(stack), Some(rollout.health().clone())))
 }

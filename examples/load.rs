@@ -36,10 +36,14 @@
 //! `--pin` (the server on the last core alone, the generator on the others,
 //! with `taskset`).
 
+#[path = "common/bench_app.rs"]
+mod bench_app;
+
 use axum::body::Body;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use bench_app::app;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http::{Request, StatusCode};
@@ -66,48 +70,6 @@ const VARIANTS: [&str; 7] = [
     "bare", "mapped", "full-0", "full-1", "full-100", "slow-100", "fail-100",
 ];
 const ENDPOINTS: [&str; 2] = ["/hello", "/json"];
-
-/// The application: a hello-world and a small JSON document built per
-/// request. `delay` and `fail` make the slow and the failing candidates;
-/// `stuck` one that never answers.
-fn app(delay: Option<Duration>, fail: bool, stuck: bool) -> Router {
-    let hello = move || async move {
-        if stuck {
-            std::future::pending::<()>().await;
-        }
-        if let Some(d) = delay {
-            tokio::time::sleep(d).await;
-        }
-        if fail {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "boom");
-        }
-        (StatusCode::OK, "Hello, World!")
-    };
-    let json = move || async move {
-        if stuck {
-            std::future::pending::<()>().await;
-        }
-        if let Some(d) = delay {
-            tokio::time::sleep(d).await;
-        }
-        let status = if fail {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::OK
-        };
-        let body = serde_json::json!({
-            "id": 42,
-            "name": "item 42",
-            "price": 10.5,
-            "tags": ["a", "b", "c"],
-            "stock": { "warehouse": "north", "count": 17 },
-        });
-        (status, axum::Json(body))
-    };
-    Router::new()
-        .route("/hello", get(hello))
-        .route("/json", get(json))
-}
 
 /// `--serve VARIANT`: serves the variant on 127.0.0.1:0 and its health on
 /// a second port (so that reading it is neither routed nor shadowed),
