@@ -34,20 +34,11 @@ pub struct WeightedRouter<S, C> {
 
 /// The canary, the weights and the sticky key, shared by every clone of a
 /// router. The canary is cloned out of it only for the requests it takes.
+#[derive(Clone)]
 struct Shared<C> {
     canary: C,
     weights: Weights,
     sticky: Option<StickyKey>,
-}
-
-impl<C: Clone> Clone for Shared<C> {
-    fn clone(&self) -> Self {
-        Self {
-            canary: self.canary.clone(),
-            weights: self.weights.clone(),
-            sticky: self.sticky.clone(),
-        }
-    }
 }
 
 impl<S, C> WeightedRouter<S, C> {
