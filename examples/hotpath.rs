@@ -13,7 +13,9 @@
 //! `full-100` (the full stack: `Rollout::service_with` = `WeightedRouter` +
 //! `ShadowLayer` + `Standard` comparator + `Health`, sampling 0, 1 or 100 %
 //! of requests to a candidate equal to the stable app), `fail-100` (the
-//! candidate answers 500). Paths: `/hello` (13 bytes), `/json` (a small
+//! candidate answers 500), `unwrapped-0`, `unwrapped-1` (the full stack
+//! with the bodies of unsampled requests unwrapped back to axum's, as
+//! `docs/guide.md` shows). Paths: `/hello` (13 bytes), `/json` (a small
 //! document built per request), `/echo` (a POST echoing a 1 KiB body: the
 //! request and response tees).
 
@@ -33,28 +35,54 @@ use tower_shadow::health::Health;
 use tower_shadow::rollout::Rollout;
 use tower_shadow::router::Weights;
 use tower_shadow::sample::Random;
-use tower_shadow::shadow::ShadowLayer;
+use tower_shadow::shadow::{Builder, RequestBody, ResponseBody, ShadowLayer};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Boxed = BoxCloneService<Request<Body>, Response, Infallible>;
 
 /// The variant's service, and the health to wait on (none for `bare`).
 fn variant(name: &str) -> Result<(Boxed, Option<Health>), Error> {
-    let (percent, fail) = match name {
+    let (unwrapped, percent, fail) = match name {
         "bare" => return Ok((BoxCloneService::new(app(None, false, false)), None)),
-        "full-0" => (0.0, false),
-        "full-1" => (1.0, false),
-        "full-100" => (100.0, false),
-        "fail-100" => (100.0, true),
+        "full-0" => (false, 0.0, false),
+        "full-1" => (false, 1.0, false),
+        "full-100" => (false, 100.0, false),
+        "fail-100" => (false, 100.0, true),
+        "unwrapped-0" => (true, 0.0, false),
+        "unwrapped-1" => (true, 1.0, false),
         other => return Err(format!("unknown variant {other}").into()),
     };
     let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
-    let layer = ShadowLayer::builder(app(None, fail, false))
+    let health = Some(rollout.health().clone());
+    let candidate = app(None, fail, false);
+    let stable = app(None, false, false);
+    if !unwrapped {
+        let stack = rollout.service_with(stable, shadowing(candidate, percent));
+        let stack = ServiceExt::<Request<Body>>::map_response(stack, IntoResponse::into_response);
+        return Ok((BoxCloneService::new(stack), health));
+    }
+    let layer = shadowing(candidate.map_request(unwrap_request), percent);
+    let stack = rollout.service_with(stable.map_request(unwrap_request), layer);
+    let stack = ServiceExt::<Request<Body>>::map_response(stack, unwrap_response);
+    Ok((BoxCloneService::new(stack), health))
+}
+
+/// The layer every variant uses: GET and POST shadowed, a seeded sampler
+/// (the same requests sampled in every run).
+fn shadowing<C>(candidate: C, percent: f64) -> Builder<C> {
+    ShadowLayer::builder(candidate)
         .methods([Method::GET, Method::POST])
-        .sampler(Random::percent(percent).seed(7));
-    let stack = rollout.service_with(app(None, false, false), layer);
-    let stack = ServiceExt::<Request<Body>>::map_response(stack, IntoResponse::into_response);
-    Ok((BoxCloneService::new(stack), Some(rollout.health().clone())))
+        .sampler(Random::percent(percent).seed(7))
+}
+
+/// An unsampled request's body, back to axum's own (no box).
+fn unwrap_request(req: Request<RequestBody<Body>>) -> Request<Body> {
+    req.map(|body| body.try_into_inner().unwrap_or_else(Body::new))
+}
+
+/// An unsampled request's response body, back to axum's own (no box).
+fn unwrap_response(res: Response<ResponseBody<Body>>) -> Response {
+    res.map(|body| body.try_into_inner().unwrap_or_else(Body::new))
 }
 
 fn main() -> Result<(), Error> {

@@ -47,6 +47,7 @@
 use http::header::{HeaderName, COOKIE};
 use http::request::Parts;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -188,6 +189,30 @@ pub(crate) fn unit_point(seed: u64, bytes: &[u8]) -> f64 {
     (stable_hash(seed, bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// SplitMix64's step between two states.
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A draw from the calling thread's SplitMix64 generator, seeded once per
+/// thread from `rand`'s. A sampling or routing decision needs a fast,
+/// well-spread draw, not a cryptographic one: this is a few instructions of
+/// thread-local state, against `rand::random`'s reference-counted ChaCha
+/// generator and its block refills.
+pub(crate) fn thread_draw() -> u64 {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(rand::random());
+    }
+    STATE.with(|state| {
+        let next = state.get().wrapping_add(GOLDEN_GAMMA);
+        state.set(next);
+        mix64(next)
+    })
+}
+
+/// A draw on `[0, 1)` from the calling thread's generator ([`thread_draw`]).
+pub(crate) fn thread_unit() -> f64 {
+    (thread_draw() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Where random draws come from: the calling thread's generator (no state
 /// shared between threads, so cores never contend for it), or, once
 /// seeded, one lock-free SplitMix64 stream shared by every thread, which is
@@ -206,11 +231,11 @@ impl Stream {
 
     fn next(&self) -> u64 {
         match &self.0 {
-            None => rand::random(),
+            None => thread_draw(),
             Some(state) => mix64(
                 state
-                    .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-                    .wrapping_add(0x9e37_79b9_7f4a_7c15),
+                    .fetch_add(GOLDEN_GAMMA, Ordering::Relaxed)
+                    .wrapping_add(GOLDEN_GAMMA),
             ),
         }
     }
@@ -605,6 +630,31 @@ mod tests {
         let hits = (0..n).filter(|_| sampler.sample(&head)).count() as f64;
         // mean 25_000, sd = sqrt(n p (1-p)) ≈ 137; 5 sd is ≈ 685.
         assert!((hits - 25_000.0).abs() < 700.0, "hits = {hits}");
+    }
+
+    #[test]
+    fn unseeded_share_is_within_binomial_bounds_on_every_thread() {
+        let shares: Vec<f64> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let sampler = Random::percent(25.0);
+                        let head = head();
+                        (0..100_000).filter(|_| sampler.sample(&head)).count() as f64
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for hits in &shares {
+            assert!((hits - 25_000.0).abs() < 700.0, "hits = {hits}");
+        }
+        // Each thread seeds its own generator: the sequences differ.
+        assert!(shares.windows(2).any(|w| w[0] != w[1]), "{shares:?}");
+        let unit: Vec<f64> = (0..1000).map(|_| thread_unit()).collect();
+        assert!(unit.iter().all(|u| (0.0..1.0).contains(u)));
+        let mean = unit.iter().sum::<f64>() / 1000.0;
+        assert!((mean - 0.5).abs() < 0.05, "mean = {mean}");
     }
 
     #[test]

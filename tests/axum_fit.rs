@@ -124,3 +124,54 @@ async fn nested_routers_key_by_the_full_route() {
     let s = health.snapshot();
     assert_eq!(endpoints(&s), [("GET /api/users/{id}", 1, 1)], "{s:?}");
 }
+
+/// The stack served without boxing the bodies of unsampled requests: each
+/// side unwraps `RequestBody` back to axum's `Body`, and the server unwraps
+/// `ResponseBody`, as `docs/guide.md` shows. Sampled requests keep their
+/// tees (boxed) and are still compared; the client sees the stable answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwrapped_bodies_still_shadow_what_is_sampled() {
+    use axum::body::Body;
+    use tower::ServiceExt;
+    use tower_shadow::health::Health;
+    use tower_shadow::rollout::Rollout;
+    use tower_shadow::router::Weights;
+    use tower_shadow::sample::ByKey;
+    use tower_shadow::shadow::{RequestBody, ResponseBody};
+
+    fn unwrap(req: Request<RequestBody<Body>>) -> Request<Body> {
+        req.map(|body| body.try_into_inner().unwrap_or_else(Body::new))
+    }
+    let rollout = Rollout::builder(Health::new(), Weights::new(0.0)).build();
+    // Only requests with `x-sample` are shadowed.
+    let sampler = ByKey::header(http::HeaderName::from_static("x-sample"), 100.0);
+    let layer = ShadowLayer::builder(app(2).map_request(unwrap)).sampler(sampler);
+    let stack = rollout
+        .service_with(app(1).map_request(unwrap), layer)
+        .map_response(|res: http::Response<ResponseBody<Body>>| {
+            res.map(|body| body.try_into_inner().unwrap_or_else(Body::new))
+        });
+    let addr = serve(Router::new().fallback_service(stack)).await;
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    for (path, sampled) in [
+        ("/users/bob", true),
+        ("/users/ada", false),
+        ("/users/bob", false),
+    ] {
+        let mut req = Request::get(format!("http://{addr}{path}"));
+        if sampled {
+            req = req.header("x-sample", "yes");
+        }
+        let res = client
+            .request(req.body(Full::default()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"v1"), "{path}: {body:?}");
+    }
+    rollout.health().idle().await;
+    let s = rollout.health().snapshot();
+    assert_eq!((s.sampled, s.pairs, s.different), (1, 1, 1), "{s:?}");
+}

@@ -1,7 +1,7 @@
 use super::future::ResponseFuture;
 use super::layer::StickyKey;
 use super::{Version, Weights};
-use crate::sample::unit_point;
+use crate::sample::{thread_unit, unit_point};
 use http::{Request, Response};
 use std::fmt;
 use std::sync::Arc;
@@ -122,7 +122,7 @@ impl<S, C> WeightedRouter<S, C> {
             .and_then(|(key, head)| key(head));
         let point = match key {
             Some(key) => unit_point(STICKY_SEED, &key),
-            None => rand::random::<f64>(),
+            None => thread_unit(),
         };
         if point < weight {
             Version::Canary

@@ -135,6 +135,32 @@ impl<B: Body> RequestBody<B> {
         }
     }
 
+    /// The client's body itself, when this one only forwards it: the
+    /// request was not sampled, so nothing is copied from it. Otherwise
+    /// (a sampled request's tee, or a shadow's buffered copy) `self`, back.
+    ///
+    /// A service that needs one body type can unwrap the common case
+    /// instead of boxing every body. With axum, whose `Router` boxes any
+    /// body that is not its own:
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use tower_shadow::shadow::RequestBody;
+    ///
+    /// fn into_axum(body: RequestBody<Body>) -> Body {
+    ///     body.try_into_inner().unwrap_or_else(Body::new)
+    /// }
+    /// ```
+    pub fn try_into_inner(self) -> Result<B, Self> {
+        match self {
+            Self {
+                kind: Kind::Stream { body },
+                tee: None,
+            } => Ok(body),
+            this => Err(this),
+        }
+    }
+
     /// A buffered copy, as sent to the shadow.
     pub(crate) fn full(data: Bytes) -> Self {
         Self {
@@ -287,6 +313,30 @@ impl<B: Body> ResponseBody<B> {
     }
 }
 
+impl<B> ResponseBody<B> {
+    /// The primary's body itself, when this one only forwards it: the
+    /// request was not sampled, or the copy is already complete. Otherwise
+    /// `self`, back.
+    ///
+    /// Serving the layer with a server that wants one body type (such as
+    /// `axum::serve`), unwrap the common case instead of boxing every body:
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use tower_shadow::shadow::ResponseBody;
+    ///
+    /// fn into_axum(body: ResponseBody<Body>) -> Body {
+    ///     body.try_into_inner().unwrap_or_else(Body::new)
+    /// }
+    /// ```
+    pub fn try_into_inner(self) -> Result<B, Self> {
+        match self.tee {
+            None => Ok(self.inner),
+            Some(_) => Err(self),
+        }
+    }
+}
+
 impl<B> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody")
@@ -367,6 +417,41 @@ mod tests {
         let exchange = rx.try_recv().expect("the pair is complete");
         assert_eq!(exchange.body, "answer");
         assert_eq!(exchange.trailers, Some(trailers));
+    }
+
+    #[tokio::test]
+    async fn only_a_body_that_copies_nothing_unwraps() {
+        let client = || http_body_util::Full::new(Bytes::from_static(b"data"));
+        let body = RequestBody::passthrough(client()).try_into_inner();
+        let inner = body.expect("an unsampled request's body unwraps");
+        assert_eq!(inner.collect().await.unwrap().to_bytes(), "data");
+
+        let (tx, mut rx) = oneshot::channel();
+        let teed = RequestBody::teed(client(), 64, tx).try_into_inner();
+        let teed = teed.expect_err("a teed body stays wrapped");
+        assert_eq!(teed.collect().await.unwrap().to_bytes(), "data");
+        assert_eq!(rx.try_recv().unwrap().unwrap(), "data", "still copied");
+
+        let copy = RequestBody::<http_body_util::Full<Bytes>>::full(Bytes::from_static(b"x"));
+        assert!(
+            copy.try_into_inner().is_err(),
+            "a shadow's copy has no inner body"
+        );
+
+        let plain = ResponseBody::new(client(), None).try_into_inner();
+        assert!(plain.is_ok());
+        let (tx, mut rx) = oneshot::channel();
+        let tee = ResponseTee::new(StatusCode::OK, HeaderMap::new(), Duration::ZERO, 64, tx);
+        let teed = ResponseBody::new(client(), Some(Box::new(tee))).try_into_inner();
+        let teed = teed.expect_err("a teed response stays wrapped");
+        assert_eq!(teed.collect().await.unwrap().to_bytes(), "data");
+        assert_eq!(rx.try_recv().unwrap().body, "data");
+        let (tx, mut rx) = oneshot::channel();
+        let tee = ResponseTee::new(StatusCode::OK, HeaderMap::new(), Duration::ZERO, 64, tx);
+        let empty = http_body_util::Empty::<Bytes>::new();
+        let done = ResponseBody::new(empty, Some(Box::new(tee))).try_into_inner();
+        assert!(done.is_ok(), "an empty body's copy is complete at once");
+        assert!(rx.try_recv().is_ok());
     }
 
     #[test]
