@@ -491,6 +491,23 @@ fn main() -> Result<(), Error> {
     rt.block_on(bench(o))
 }
 
+/// Closed-loop load for `duration` (each connection sends its next request
+/// as soon as the answer arrives): from wrk with `--wrk`, otherwise from the
+/// built-in client.
+async fn saturate(
+    o: &Options,
+    addr: SocketAddr,
+    path: &'static str,
+    duration: Duration,
+) -> Result<Run, Error> {
+    if o.wrk {
+        wrk(addr, path, o.connections, duration).await
+    } else {
+        let until = Instant::now() + duration;
+        drive(addr, path, o.connections, until, u64::MAX, None).await
+    }
+}
+
 async fn bench(o: Options) -> Result<(), Error> {
     println!(
         "{} connections; per measurement: {:?} warm-up, {:?} as fast as answers come back ({}), {:?} at {} req/s for latency; {} round(s), client threads {}, cores {}, server pinned to core {:?}",
@@ -533,37 +550,12 @@ async fn bench(o: Options) -> Result<(), Error> {
             let endpoints = if backwards { [1, 0] } else { [0, 1] };
             for e in endpoints {
                 let path = ENDPOINTS[e];
-                let until = |d| Instant::now() + d;
                 // Warm up with the generator that measures.
-                if o.wrk {
-                    wrk(server.addr, path, o.connections, o.warmup).await?;
-                } else {
-                    drive(
-                        server.addr,
-                        path,
-                        o.connections,
-                        until(o.warmup),
-                        u64::MAX,
-                        None,
-                    )
-                    .await?;
-                }
+                saturate(&o, server.addr, path, o.warmup).await?;
                 let cpu = server.cpu()?;
-                let mut load = if o.wrk {
-                    wrk(server.addr, path, o.connections, o.duration).await?
-                } else {
-                    drive(
-                        server.addr,
-                        path,
-                        o.connections,
-                        until(o.duration),
-                        u64::MAX,
-                        None,
-                    )
-                    .await?
-                };
+                let mut load = saturate(&o, server.addr, path, o.duration).await?;
                 load.server_cpu = server.cpu()?.saturating_sub(cpu);
-                let at = until(o.duration);
+                let at = Instant::now() + o.duration;
                 let latency =
                     drive(server.addr, path, o.connections, at, u64::MAX, Some(o.rate)).await?;
                 println!(

@@ -186,7 +186,13 @@ pub(crate) fn stable_hash(seed: u64, bytes: &[u8]) -> u64 {
 
 /// Where a stable hash places `bytes` on `[0, 1)`, under `seed`.
 pub(crate) fn unit_point(seed: u64, bytes: &[u8]) -> f64 {
-    (stable_hash(seed, bytes) >> 11) as f64 / (1u64 << 53) as f64
+    unit(stable_hash(seed, bytes))
+}
+
+/// Where 64 random bits fall on `[0, 1)`: their top 53, as many as an
+/// `f64` holds exactly.
+fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// SplitMix64's step between two states.
@@ -210,7 +216,7 @@ pub(crate) fn thread_draw() -> u64 {
 
 /// A draw on `[0, 1)` from the calling thread's generator ([`thread_draw`]).
 pub(crate) fn thread_unit() -> f64 {
-    (thread_draw() >> 11) as f64 / (1u64 << 53) as f64
+    unit(thread_draw())
 }
 
 /// Where random draws come from: the calling thread's generator (no state
